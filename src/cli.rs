@@ -1,0 +1,335 @@
+//! The command line: `fedflattr serve`, `fedflattr migrate` and the `fedflattr admin …`
+//! commands, each with `--json` output for scripts.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rand::RngCore;
+use serde_json::json;
+
+use crate::app;
+use crate::clock::Clock;
+use crate::config::{Config, Settings};
+use crate::domain::money::Money;
+use crate::domain::password;
+use crate::domain::period::Period;
+use crate::domain::username::{NewPassword, Username};
+use crate::ledger::{self, audit, payouts, Posted};
+use crate::settle::close::{self, CloseOptions};
+use crate::store::{users, Store};
+
+#[derive(Parser, Debug)]
+#[command(name = "fedflattr", version, about = "A federated Flattr: the Like button with money")]
+pub struct Cli {
+    /// Configuration file (default: ./fedflattr.toml when present).
+    #[arg(long, global = true, env = "FEDFLATTR_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (creates and migrates the database on first start).
+    Serve,
+    /// Create or upgrade the database schema and exit.
+    Migrate,
+    /// Administer the instance.
+    Admin {
+        /// Print machine-readable JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: Admin,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Admin {
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Record money received for a user's wallet.
+    Deposit {
+        username: String,
+        /// Decimal amount with at most cents, e.g. 20.00.
+        amount: String,
+        /// The payment's own id (bank reference); makes a repeated command count once.
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Close a period that has ended (resumes an interrupted close; a closed one is unchanged).
+    Close {
+        /// The period, YYYY-MM.
+        period: String,
+    },
+    /// Check the books; exits non-zero and says where when they do not balance.
+    Audit,
+    /// Payouts to creators.
+    Payouts {
+        #[command(subcommand)]
+        command: PayoutsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user. Without --password a random one is generated and printed.
+    Create {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+        /// Make the user an instance admin.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PayoutsCommand {
+    /// Write requested payouts as CSV and mark them exported.
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Record exported payouts as paid (all, or one batch).
+    Confirm {
+        #[arg(long)]
+        batch: Option<String>,
+    },
+}
+
+/// An admin command's failure: what to tell the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Failure(String);
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure(e.to_string())
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings, matches!(cli.command, Command::Serve));
+    match run(cli.command, settings).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
+    Config::load(cli.config.as_deref())?.settings()
+}
+
+fn init_tracing(settings: &Settings, serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let store = Store::connect(&settings.database_url).await.map_err(fail)?;
+            store.migrate().await.map_err(fail)?;
+            println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin { json, command } => {
+            let store = Store::connect(&settings.database_url).await.map_err(fail)?;
+            store.migrate().await.map_err(fail)?;
+            let result = admin(&store, &settings, json, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<ExitCode, Failure> {
+    let address = std::net::SocketAddr::new(settings.bind, settings.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {address}: {e}")))?;
+    let state = app::build(settings, Clock::system()).await.map_err(fail)?;
+    tracing::info!(
+        url = %state.settings.base_url,
+        listen = %address,
+        database = %state.store.backend_name(),
+        "fedflattr is running at {}", state.settings.base_url
+    );
+    app::serve(state, listener, app::shutdown_signal()).await.map_err(fail)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `value` as JSON, or `text` for people.
+fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -> Result<ExitCode, Failure> {
+    let now = chrono::Utc::now();
+    match command {
+        Admin::User {
+            command: UserCommand::Create { username, password, admin },
+        } => {
+            let username = Username::parse(&username).map_err(fail)?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| {
+                let mut bytes = [0u8; 12];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                hex::encode(bytes)
+            });
+            let parsed = NewPassword::parse(&password).map_err(fail)?;
+            let hash = password::hash(&parsed);
+            let mut tx = store.begin().await.map_err(fail)?;
+            let user = users::create(&mut tx, &username, &hash, settings.min_budget, admin, now)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            let shown = generated.then_some(password);
+            output(
+                json,
+                json!({"id": user.id, "username": user.username, "admin": admin, "password": shown}),
+                || match &shown {
+                    Some(p) => format!("created user {} with password {p}", user.username),
+                    None => format!("created user {}", user.username),
+                },
+            );
+        }
+        Admin::Deposit { username, amount, reference } => {
+            let amount = Money::parse_payable("amount", &amount).map_err(fail)?;
+            let user = users::by_name(store.pool(), &username).await.map_err(fail)?;
+            let reference = reference.unwrap_or_else(|| {
+                let mut bytes = [0u8; 16];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                hex::encode(bytes)
+            });
+            let mut tx = store.begin().await.map_err(fail)?;
+            let posted = ledger::deposit(&mut tx, user.id, amount, &reference, now)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            let wallet = users::balance(store.pool(), user.id, "wallet").await.map_err(fail)?;
+            let duplicate = posted == Posted::AlreadyPosted;
+            output(
+                json,
+                json!({"username": user.username, "amount": amount, "reference": reference,
+                       "duplicate": duplicate, "wallet": wallet, "currency": settings.currency.as_str()}),
+                || {
+                    if duplicate {
+                        format!("deposit {reference} was already recorded; wallet of {} is {wallet}", user.username)
+                    } else {
+                        format!("deposited {amount} {} for {}; wallet is {wallet}", settings.currency, user.username)
+                    }
+                },
+            );
+        }
+        Admin::Close { period } => {
+            let period = Period::parse(&period).map_err(fail)?;
+            let report = close::close(store, period, settings.fee_rate, now, CloseOptions::default())
+                .await
+                .map_err(fail)?;
+            output(json, json!(report), || {
+                if report.already_closed {
+                    format!("{} was already closed; nothing changed", report.period)
+                } else {
+                    format!(
+                        "closed {}: {} users spent {}, fees {}, creators received {} over {} flattrs",
+                        report.period, report.users_charged, report.spent, report.fees,
+                        report.paid_to_creators, report.flattrs
+                    )
+                }
+            });
+        }
+        Admin::Audit => {
+            let report = audit::run(store.pool()).await.map_err(fail)?;
+            output(json, json!(report), || {
+                let mut lines = Vec::new();
+                for check in &report.checks {
+                    lines.push(format!("{} {}", if check.ok { "ok  " } else { "FAIL" }, check.name));
+                    for problem in &check.problems {
+                        lines.push(format!("       {problem}"));
+                    }
+                }
+                lines.push(if report.ok { "the books balance".into() } else { "the books do NOT balance".into() });
+                lines.join("\n")
+            });
+            if !report.ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Admin::Payouts { command: PayoutsCommand::Export { output: path } } => {
+            let mut tx = store.begin().await.map_err(fail)?;
+            let (batch, rows) = payouts::export(&mut tx, now).await.map_err(fail)?;
+            let csv = payouts_csv(&rows, settings).map_err(fail)?;
+            // The payouts count as exported only once the file is written.
+            match &path {
+                Some(path) => std::fs::write(path, &csv).map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?,
+                None if !json => std::io::stdout().write_all(&csv).map_err(fail)?,
+                None => {}
+            }
+            tx.commit().await.map_err(fail)?;
+            let total: i64 = rows.iter().map(|r| r.amount).sum();
+            if json {
+                println!("{}", json!({"batch": batch, "payouts": rows, "total": Money::from_minor(total),
+                                      "csv": String::from_utf8_lossy(&csv)}));
+            } else if path.is_some() {
+                println!("exported {} payouts totalling {} as {batch}", rows.len(), Money::from_minor(total));
+            }
+        }
+        Admin::Payouts { command: PayoutsCommand::Confirm { batch } } => {
+            let mut tx = store.begin().await.map_err(fail)?;
+            let rows = payouts::confirm(&mut tx, batch.as_deref(), now).await.map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            let total: i64 = rows.iter().map(|r| r.amount).sum();
+            output(
+                json,
+                json!({"confirmed": rows, "total": Money::from_minor(total)}),
+                || format!("recorded {} payouts totalling {} as paid", rows.len(), Money::from_minor(total)),
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn payouts_csv(rows: &[payouts::PayoutRow], settings: &Settings) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["payout_id", "username", "amount", "currency", "requested_at", "batch"])?;
+    for row in rows {
+        writer.write_record([
+            row.id.to_string(),
+            row.username.clone(),
+            Money::from_minor(row.amount).to_string(),
+            settings.currency.to_string(),
+            crate::store::from_epoch(row.requested_at).to_rfc3339(),
+            row.batch.clone().unwrap_or_default(),
+        ])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}

@@ -1,0 +1,210 @@
+//! Typed configuration: defaults, then `fedflattr.toml` (optional), then `FEDFLATTR_*`
+//! environment variables. Loaded once in `main` and passed down; there are no globals.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::str::FromStr;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::domain::money::{Currency, FeeRate, Money};
+use crate::domain::ParseError;
+
+/// The configuration as written by the admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The instance's domain name: it appears in handles (`alice@DOMAIN`) and URLs.
+    pub domain: String,
+    /// Address to listen on.
+    pub bind: IpAddr,
+    pub port: u16,
+    /// The URL people and peers reach the instance at. Default: `http://localhost:PORT` for the
+    /// domain `localhost`, `https://DOMAIN` otherwise (behind a TLS-terminating proxy).
+    pub public_url: Option<String>,
+    /// `sqlite://PATH` (the default, created on first start) or `postgres://…`.
+    pub database_url: String,
+    pub currency: String,
+    /// The instance's share of every spend, between 0 and 1.
+    pub fee_rate: DecimalText,
+    /// The smallest monthly budget a user may set.
+    pub min_budget: DecimalText,
+    /// The smallest payout a user may request (Flattr's was 10.00).
+    pub payout_minimum: DecimalText,
+    /// Close ended periods automatically while serving.
+    pub auto_close: bool,
+    /// Seconds between checks for periods to close.
+    pub close_interval_secs: u64,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            domain: "localhost".into(),
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            public_url: None,
+            database_url: "sqlite://data/fedflattr.db".into(),
+            currency: "EUR".into(),
+            fee_rate: DecimalText(Decimal::new(10, 2)),
+            min_budget: DecimalText(Decimal::new(200, 2)),
+            payout_minimum: DecimalText(Decimal::new(1000, 2)),
+            auto_close: true,
+            close_interval_secs: 60,
+            max_body_bytes: 64 * 1024,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// A decimal in the configuration. Written as a string ("0.10") it is exact; figment reads
+/// `FEDFLATTR_FEE_RATE=0.05` as a float, which is turned back into the shortest decimal
+/// that prints as the same float — the digits the admin typed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(into = "String")]
+pub struct DecimalText(pub Decimal);
+
+impl From<DecimalText> for String {
+    fn from(value: DecimalText) -> String {
+        value.0.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DecimalText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a decimal number such as \"0.10\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
+                Decimal::from_str(v.trim()).map(DecimalText).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
+                Ok(DecimalText(Decimal::from(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DecimalText, E> {
+                Ok(DecimalText(Decimal::from(v)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DecimalText, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The configuration after parsing: what the rest of the program uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub domain: String,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub base_url: Url,
+    pub database_url: String,
+    pub currency: Currency,
+    pub fee_rate: FeeRate,
+    pub min_budget: Money,
+    pub payout_minimum: Money,
+    pub auto_close: bool,
+    pub close_interval_secs: u64,
+    pub max_body_bytes: usize,
+    pub log_format: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Read(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(#[from] ParseError),
+}
+
+impl Config {
+    /// Reads defaults, then the file (`path`, or `fedflattr.toml` when present), then the
+    /// environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let file = path.unwrap_or_else(|| Path::new("fedflattr.toml"));
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("FEDFLATTR_"))
+            .extract()
+            .map_err(|e| ConfigError::Read(Box::new(e)))
+    }
+
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let base_url = match &self.public_url {
+            Some(url) => Url::parse(url)
+                .map_err(|e| ParseError::new("public_url", e.to_string()))?,
+            None if self.domain == "localhost" => Url::parse(&format!("http://localhost:{}", self.port))
+                .map_err(|e| ParseError::new("port", e.to_string()))?,
+            None => Url::parse(&format!("https://{}", self.domain))
+                .map_err(|e| ParseError::new("domain", e.to_string()))?,
+        };
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ParseError::new("log_format", "must be text or json").into());
+        }
+        Ok(Settings {
+            domain: self.domain.clone(),
+            bind: self.bind,
+            port: self.port,
+            base_url,
+            database_url: self.database_url.clone(),
+            currency: Currency::parse(&self.currency)?,
+            fee_rate: FeeRate::parse("fee_rate", self.fee_rate.0)?,
+            min_budget: Money::from_payable_decimal("min_budget", self.min_budget.0)?,
+            payout_minimum: Money::from_payable_decimal("payout_minimum", self.payout_minimum.0)?,
+            auto_close: self.auto_close,
+            close_interval_secs: self.close_interval_secs.max(1),
+            max_body_bytes: self.max_body_bytes,
+            log_format: self.log_format.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_a_working_local_instance() {
+        let settings = Config::default().settings().unwrap();
+        assert_eq!(settings.base_url.as_str(), "http://localhost:8080/");
+        assert_eq!(settings.fee_rate.parts(), 1000);
+        assert_eq!(settings.min_budget.to_string(), "2.00");
+        assert_eq!(settings.currency.as_str(), "EUR");
+    }
+
+    #[test]
+    fn the_file_and_the_environment_override_defaults_exactly() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fedflattr.toml", "domain = \"flattr.example\"\nfee_rate = \"0.075\"")?;
+            jail.set_env("FEDFLATTR_MIN_BUDGET", "5.5");
+            jail.set_env("FEDFLATTR_PORT", "9000");
+            let settings = Config::load(None).unwrap().settings().unwrap();
+            assert_eq!(settings.base_url.as_str(), "https://flattr.example/");
+            assert_eq!(settings.fee_rate.parts(), 750);
+            assert_eq!(settings.min_budget.to_string(), "5.50");
+            assert_eq!(settings.port, 9000);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_fee_above_one_is_refused() {
+        let config = Config {
+            fee_rate: DecimalText(Decimal::new(15, 1)),
+            ..Config::default()
+        };
+        assert!(config.settings().is_err());
+    }
+}

@@ -1,0 +1,52 @@
+//! The rules a flattr must pass, named after Flattr's own error codes.
+
+use super::money::Money;
+
+/// Why a flattr was refused. The names are Flattr API v2's, so old clients understand them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlattrRefusal {
+    #[error("you have already flattred this thing in this period")]
+    FlattrOnce,
+    #[error("you cannot flattr your own thing")]
+    FlattrOwner,
+    #[error("you have no money in your wallet; deposit before flattring")]
+    NoMeans,
+    #[error("the period of this flattr is closed")]
+    PeriodClosed,
+}
+
+impl FlattrRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            FlattrRefusal::FlattrOnce => "flattr_once",
+            FlattrRefusal::FlattrOwner => "flattr_owner",
+            FlattrRefusal::NoMeans => "no_means",
+            FlattrRefusal::PeriodClosed => "period_closed",
+        }
+    }
+}
+
+/// The checks that need no database: who owns the thing and whether there is money.
+/// "Once per period" is left to the database's unique constraint, which is the only place
+/// that can decide it under concurrent clicks.
+pub fn check_flattr(flattrer: i64, owner: i64, wallet: Money) -> Result<(), FlattrRefusal> {
+    if flattrer == owner {
+        return Err(FlattrRefusal::FlattrOwner);
+    }
+    if !wallet.is_positive() {
+        return Err(FlattrRefusal::NoMeans);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_cannot_flattr_their_own_things_and_the_penniless_cannot_flattr() {
+        assert_eq!(check_flattr(1, 1, Money::from_minor(1)), Err(FlattrRefusal::FlattrOwner));
+        assert_eq!(check_flattr(1, 2, Money::ZERO), Err(FlattrRefusal::NoMeans));
+        assert_eq!(check_flattr(1, 2, Money::from_minor(1)), Ok(()));
+    }
+}

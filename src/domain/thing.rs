@@ -1,0 +1,223 @@
+//! Things: what can be flattred, and the fields a person gives when registering one.
+
+use url::Url;
+
+use super::ParseError;
+
+/// Flattr's categories, kept so that old buttons and API clients keep working.
+pub const CATEGORIES: &[&str] = &["text", "images", "video", "audio", "software", "people", "rest"];
+
+/// The URL of a thing: absolute `http` or `https`, without a fragment (a fragment names a
+/// place in a page, not a different thing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingUrl(Url);
+
+impl ThingUrl {
+    pub fn parse(text: &str) -> Result<ThingUrl, ParseError> {
+        if text.len() > 2048 {
+            return Err(ParseError::new("url", "must be at most 2048 characters"));
+        }
+        let mut url = Url::parse(text.trim())
+            .map_err(|e| ParseError::new("url", format!("is not an absolute URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ParseError::new("url", "must be an http or https URL"));
+        }
+        url.set_fragment(None);
+        Ok(ThingUrl(url))
+    }
+
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// The descriptive fields of a thing, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThingFields {
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub language: String,
+    pub category: String,
+    pub hidden: bool,
+}
+
+/// A title: 1–200 characters after trimming.
+pub fn parse_title(text: &str) -> Result<String, ParseError> {
+    let title = text.trim();
+    if title.is_empty() {
+        return Err(ParseError::new("title", "must not be empty"));
+    }
+    if title.chars().count() > 200 {
+        return Err(ParseError::new("title", "must be at most 200 characters"));
+    }
+    Ok(title.to_owned())
+}
+
+pub fn parse_description(text: &str) -> Result<String, ParseError> {
+    if text.chars().count() > 10_000 {
+        return Err(ParseError::new("description", "must be at most 10000 characters"));
+    }
+    Ok(text.trim().to_owned())
+}
+
+/// Tags: at most 20, each 1–50 characters without commas, lower-cased and de-duplicated.
+pub fn parse_tags(tags: &[String]) -> Result<Vec<String>, ParseError> {
+    if tags.len() > 20 {
+        return Err(ParseError::new("tags", "at most 20 tags are allowed"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty() || tag.chars().count() > 50 || tag.contains(',') {
+            return Err(ParseError::new(
+                "tags",
+                "each tag must be 1 to 50 characters without commas",
+            ));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+/// A language as Flattr had it (`en_GB`) or as BCP 47 has it (`en-GB`, `de`); stored with a
+/// hyphen. Empty means unknown.
+pub fn parse_language(text: &str) -> Result<String, ParseError> {
+    let text = text.trim().replace('_', "-");
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let mut parts = text.split('-');
+    let primary = parts.next().unwrap_or_default();
+    let primary_ok = (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
+    let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if !primary_ok || !rest_ok {
+        return Err(ParseError::new("language", format!("{text:?} is not a language tag like en or en-GB")));
+    }
+    Ok(text)
+}
+
+pub fn parse_category(text: &str) -> Result<String, ParseError> {
+    let category = text.trim().to_lowercase();
+    if CATEGORIES.contains(&category.as_str()) {
+        Ok(category)
+    } else {
+        Err(ParseError::new(
+            "category",
+            format!("must be one of {}", CATEGORIES.join(", ")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thing_urls_must_be_absolute_web_urls_and_lose_their_fragment() {
+        assert_eq!(
+            ThingUrl::parse("https://blog.example/post#comments").unwrap().as_str(),
+            "https://blog.example/post"
+        );
+        for bad in ["blog.example/post", "ftp://x.example/a", "javascript:alert(1)", "https://"] {
+            assert!(ThingUrl::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn tags_are_normalised_and_bounded() {
+        let tags = parse_tags(&["Rust".into(), "rust".into(), " web ".into()]).unwrap();
+        assert_eq!(tags, vec!["rust", "web"]);
+        assert!(parse_tags(&["a,b".into()]).is_err());
+    }
+
+    #[test]
+    fn languages_accept_flattr_and_bcp47_spellings() {
+        assert_eq!(parse_language("en_GB").unwrap(), "en-GB");
+        assert_eq!(parse_language("de").unwrap(), "de");
+        assert!(parse_language("english!").is_err());
+    }
+
+    #[test]
+    fn only_flattr_categories_are_accepted() {
+        assert_eq!(parse_category("Text").unwrap(), "text");
+        assert!(parse_category("memes").is_err());
+    }
+}
+
+/// Flattr's auto-submit URL (`https://DOMAIN/submit/auto?user_id=NAME&url=…&title=…`): a
+/// button for a page nobody registered yet, which creates the thing on its first flattr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSubmit {
+    pub owner: String,
+    pub url: ThingUrl,
+    pub fields: ThingFields,
+}
+
+impl AutoSubmit {
+    /// `Ok(None)` when `url` is not an auto-submit URL of the instance at `base`.
+    pub fn parse(url: &Url, base: &Url) -> Result<Option<AutoSubmit>, ParseError> {
+        let same_origin = url.scheme() == base.scheme()
+            && url.host_str() == base.host_str()
+            && url.port_or_known_default() == base.port_or_known_default();
+        if !same_origin || url.path() != "/submit/auto" {
+            return Ok(None);
+        }
+        let param = |name: &str| {
+            url.query_pairs()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        };
+        let owner = param("user_id")
+            .or_else(|| param("user"))
+            .ok_or_else(|| ParseError::new("url", "an auto-submit URL needs user_id=OWNER"))?;
+        let target = param("url").ok_or_else(|| ParseError::new("url", "an auto-submit URL needs url=…"))?;
+        let target = ThingUrl::parse(&target)?;
+        let tags: Vec<String> = param("tags")
+            .map(|t| t.split(',').filter(|s| !s.trim().is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let fields = ThingFields {
+            title: parse_title(&param("title").unwrap_or_else(|| target.as_str().to_owned()))?,
+            description: parse_description(&param("description").unwrap_or_default())?,
+            tags: parse_tags(&tags)?,
+            language: parse_language(&param("language").unwrap_or_default())?,
+            category: parse_category(&param("category").unwrap_or_else(|| "rest".into()))?,
+            hidden: matches!(param("hidden").as_deref(), Some("1" | "true")),
+        };
+        Ok(Some(AutoSubmit { owner, url: target, fields }))
+    }
+}
+
+#[cfg(test)]
+mod auto_submit_tests {
+    use super::*;
+
+    #[test]
+    fn an_auto_submit_url_names_owner_target_and_fields() {
+        let base = Url::parse("http://localhost:8080").unwrap();
+        let url = Url::parse(
+            "http://localhost:8080/submit/auto?user_id=alice&url=https%3A%2F%2Fblog.example%2Fp&title=Hello&tags=a,b&category=text",
+        )
+        .unwrap();
+        let auto = AutoSubmit::parse(&url, &base).unwrap().unwrap();
+        assert_eq!(auto.owner, "alice");
+        assert_eq!(auto.url.as_str(), "https://blog.example/p");
+        assert_eq!(auto.fields.title, "Hello");
+        assert_eq!(auto.fields.tags, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn other_urls_are_not_auto_submit_urls() {
+        let base = Url::parse("http://localhost:8080").unwrap();
+        let elsewhere = Url::parse("http://other.example/submit/auto?user_id=a&url=http://x.example").unwrap();
+        assert_eq!(AutoSubmit::parse(&elsewhere, &base).unwrap(), None);
+        let no_target = Url::parse("http://localhost:8080/submit/auto?user_id=a").unwrap();
+        assert!(AutoSubmit::parse(&no_target, &base).is_err());
+    }
+}

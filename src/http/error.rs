@@ -1,0 +1,183 @@
+//! The one place where errors of every layer become HTTP answers.
+//!
+//! A 4xx names the problem in JSON, with Flattr API v2's error names
+//! (`{"error": "flattr_once", "error_description": "…"}`); a 5xx is logged in full and answered
+//! opaquely, so database details never reach a client.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::flattr::FlattrRefusal;
+use crate::domain::ParseError;
+use crate::ledger::LedgerError;
+use crate::settle::close::CloseError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+    field: Option<&'static str>,
+}
+
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable name: `invalid_parameters`, `not_found`, `flattr_once`, …
+    error: &'static str,
+    /// A sentence for people.
+    error_description: String,
+    /// The offending field, when one field is to blame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+            field: None,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required (Authorization: Bearer TOKEN)",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code,
+            error_description: self.description,
+            field: self.field,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_parameters",
+            description: e.to_string(),
+            field: Some(e.field),
+        }
+    }
+}
+
+impl From<FlattrRefusal> for ApiError {
+    fn from(refusal: FlattrRefusal) -> Self {
+        let status = match refusal {
+            FlattrRefusal::FlattrOwner => StatusCode::FORBIDDEN,
+            FlattrRefusal::NoMeans => StatusCode::PAYMENT_REQUIRED,
+            FlattrRefusal::FlattrOnce | FlattrRefusal::PeriodClosed => StatusCode::CONFLICT,
+        };
+        Self::new(status, refusal.code(), refusal.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Self::not_found(what),
+            StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            StoreError::Refused(refusal) => refusal.into(),
+            StoreError::Invalid(parse) => parse.into(),
+            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Directory(..) => {
+                Self::internal(&e)
+            }
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::BelowMinimum { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "below_minimum", e.to_string())
+            }
+            LedgerError::Insufficient { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds", e.to_string())
+            }
+            LedgerError::NotPositive => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameters", e.to_string())
+            }
+            LedgerError::Store(store) => store.into(),
+            LedgerError::Unbalanced { .. } => Self::internal(&e),
+        }
+    }
+}
+
+impl From<CloseError> for ApiError {
+    fn from(e: CloseError) -> Self {
+        match e {
+            CloseError::PeriodOpen { .. } => {
+                Self::new(StatusCode::CONFLICT, "period_open", e.to_string())
+            }
+            CloseError::Store(store) => store.into(),
+            CloseError::Ledger(ledger) => ledger.into(),
+            CloseError::Injected { .. } | CloseError::SelfCheck { .. } => Self::internal(&e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e).into()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match rejection {
+            JsonRejection::JsonDataError(_) => "invalid_parameters",
+            _ => "invalid_request",
+        };
+        // body_text() says which field and why ("budget: invalid type: floating point …").
+        Self::new(rejection.status(), code, rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_parameters", rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_parameters", rejection.body_text())
+    }
+}

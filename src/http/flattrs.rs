@@ -1,0 +1,152 @@
+//! Flattrs: flattr a thing by id or any URL, undo before close, list mine by period.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{AuthUser, Json, Path, Query};
+use super::AppState;
+use crate::domain::period::Period;
+use crate::domain::thing::{AutoSubmit, ThingUrl};
+use crate::store::flattrs::{self, FlattrRow};
+use crate::store::{things, users, StoreError, Tx};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(flattr_thing))
+        .routes(routes!(flattr_url))
+        .routes(routes!(my_flattrs))
+        .routes(routes!(undo_flattr))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlattredThing {
+    id: i64,
+    url: String,
+    title: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Flattr {
+    #[schema(example = "flattr")]
+    r#type: &'static str,
+    id: i64,
+    thing: FlattredThing,
+    /// The period whose budget pays for it.
+    #[schema(example = "2026-11")]
+    period: String,
+    /// Set when a subscription made this flattr.
+    subscription_id: Option<i64>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn view(row: FlattrRow) -> Flattr {
+    Flattr {
+        r#type: "flattr",
+        id: row.id,
+        thing: FlattredThing {
+            id: row.thing_id,
+            url: row.thing_url,
+            title: row.thing_title,
+        },
+        period: row.period,
+        subscription_id: row.subscription_id,
+        created_at: crate::store::from_epoch(row.created_at),
+    }
+}
+
+/// Flattrs one thing in the current period.
+#[utoipa::path(post, path = "/things/{id}/flattr", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 201, body = Flattr), (status = 402, body = ErrorBody, description = "no_means"),
+              (status = 403, body = ErrorBody, description = "flattr_owner"), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "flattr_once")))]
+async fn flattr_thing(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<(StatusCode, Json<Flattr>), ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let row = flattrs::create(&mut tx, auth.id, id, Period::containing(now), None, now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view(row))))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlattrRequest {
+    /// A registered thing's URL, its page on this instance, or an auto-submit URL
+    /// (`/submit/auto?user_id=OWNER&url=…&title=…`).
+    #[schema(example = "https://blog.example/2026/11/hello")]
+    url: String,
+}
+
+/// Finds the thing a URL means, creating it when the URL is an auto-submit URL of a known owner.
+pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i64, ApiError> {
+    let url = ThingUrl::parse(text)?;
+    let base = &state.settings.base_url;
+    if let Some(auto) = AutoSubmit::parse(url.as_url(), base)? {
+        if let Some(thing) = things::by_url(&mut **tx, auto.url.as_str()).await? {
+            return Ok(thing.id);
+        }
+        let owner = match users::by_name(&mut **tx, &auto.owner).await {
+            Ok(owner) => owner,
+            Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("the owner named by the auto-submit URL")),
+            Err(e) => return Err(e.into()),
+        };
+        let thing = things::create(tx, owner.id, &auto.url, &auto.fields, state.clock.now()).await?;
+        return Ok(thing.id);
+    }
+    if let Some(thing) = things::by_url(&mut **tx, url.as_str()).await? {
+        return Ok(thing.id);
+    }
+    // Our own thing pages, /things/ID.
+    let ours = url.as_url().origin() == base.origin();
+    if let Some(id) = url.as_url().path().strip_prefix("/things/").filter(|_| ours) {
+        if let Ok(id) = id.parse::<i64>() {
+            return Ok(things::by_id(&mut **tx, id).await?.id);
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL",
+    ))
+}
+
+/// Flattrs whatever a URL names: a registered thing or an auto-submit URL.
+#[utoipa::path(post, path = "/flattr", tag = "flattrs", security(("bearer" = [])), request_body = FlattrRequest,
+    responses((status = 201, body = Flattr), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn flattr_url(State(state): State<AppState>, auth: AuthUser, Json(body): Json<FlattrRequest>) -> Result<(StatusCode, Json<Flattr>), ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let thing_id = resolve_url(&state, &mut tx, &body.url).await?;
+    let row = flattrs::create(&mut tx, auth.id, thing_id, Period::containing(now), None, now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view(row))))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PeriodQuery {
+    /// `YYYY-MM`; all periods when absent.
+    period: Option<String>,
+}
+
+/// My flattrs, newest first, of one period or all.
+#[utoipa::path(get, path = "/user/flattrs", tag = "flattrs", security(("bearer" = [])), params(PeriodQuery),
+    responses((status = 200, body = [Flattr]), (status = 422, body = ErrorBody)))]
+async fn my_flattrs(State(state): State<AppState>, auth: AuthUser, Query(query): Query<PeriodQuery>) -> Result<Json<Vec<Flattr>>, ApiError> {
+    let period = query.period.as_deref().map(Period::parse).transpose()?;
+    let rows = flattrs::of_user(state.store.pool(), auth.id, period).await?;
+    Ok(Json(rows.into_iter().map(view).collect()))
+}
+
+/// Undoes a flattr of a period that has not closed.
+#[utoipa::path(delete, path = "/flattrs/{id}", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "period_closed")))]
+async fn undo_flattr(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.begin().await?;
+    flattrs::undo(&mut tx, id, auth.id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

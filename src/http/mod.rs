@@ -1,0 +1,114 @@
+//! The JSON API under `/api/v1`, shaped after Flattr's API v2: one router per resource, thin
+//! handlers that parse input into domain types and call the layer that owns the rule. The
+//! OpenAPI document is generated from the handlers' annotations.
+
+pub mod earnings;
+pub mod error;
+pub mod extract;
+pub mod flattrs;
+pub mod subscriptions;
+pub mod things;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::Store;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "fedflattr API",
+        description = "A federated Flattr: the Like button with money. Amounts are decimal strings in the instance currency.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API router and its OpenAPI document.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(users::router())
+                .merge(things::router())
+                .merge(flattrs::router())
+                .merge(subscriptions::router())
+                .merge(earnings::router()),
+        )
+        .split_for_parts()
+}
+
+/// The whole HTTP surface: API, OpenAPI document, health check, JSON fallbacks.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api();
+    let openapi = Arc::new(openapi);
+    let max_body = state.settings.max_body_bytes;
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let openapi = openapi.clone();
+            async move { axum::Json((*openapi).clone()) }
+        }),
+    )
+    .route("/healthz", get(healthz))
+    .fallback(|| async { ApiError::not_found("this route") })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept that method",
+        )
+    })
+    .layer(DefaultBodyLimit::max(max_body))
+    .layer(CatchPanicLayer::custom(|_| {
+        axum::response::IntoResponse::into_response(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "something went wrong on our side; it has been logged",
+        ))
+    }))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
+}
+
+/// Ready when the database answers.
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    sqlx::query("SELECT 1").execute(state.store.pool()).await?;
+    Ok(axum::Json(serde_json::json!({"status": "ok"})))
+}

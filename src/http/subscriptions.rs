@@ -1,0 +1,128 @@
+//! Subscriptions: flattr a thing automatically every period for 3, 6 or 12 periods; list,
+//! pause, resume, stop.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{AuthUser, Json, Path};
+use super::flattrs::resolve_url;
+use super::AppState;
+use crate::domain::period::Period;
+use crate::domain::ParseError;
+use crate::store::subscriptions::{self, SubscriptionRow};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, subscribe))
+        .routes(routes!(update, stop))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Subscription {
+    #[schema(example = "subscription")]
+    r#type: &'static str,
+    id: i64,
+    thing_id: i64,
+    thing_title: String,
+    periods_total: i64,
+    /// Periods still to be flattred after the last one.
+    periods_left: i64,
+    paused: bool,
+    /// False once stopped or used up.
+    active: bool,
+    last_period: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn view(row: SubscriptionRow) -> Subscription {
+    Subscription {
+        r#type: "subscription",
+        id: row.id,
+        thing_id: row.thing_id,
+        thing_title: row.thing_title,
+        periods_total: row.periods_total,
+        periods_left: row.periods_left,
+        paused: row.paused != 0,
+        active: row.stopped_at.is_none(),
+        last_period: row.last_period,
+        created_at: crate::store::from_epoch(row.created_at),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    /// The thing, by id ...
+    thing_id: Option<i64>,
+    /// ... or by URL (as `POST /flattr` takes it).
+    url: Option<String>,
+    /// 3, 6 or 12.
+    #[schema(example = 3)]
+    periods: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionUpdate {
+    paused: bool,
+}
+
+/// My subscriptions, newest first.
+#[utoipa::path(get, path = "/user/subscriptions", tag = "subscriptions", security(("bearer" = [])),
+    responses((status = 200, body = [Subscription])))]
+async fn list(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Vec<Subscription>>, ApiError> {
+    let rows = subscriptions::of_user(state.store.pool(), auth.id).await?;
+    Ok(Json(rows.into_iter().map(view).collect()))
+}
+
+/// Subscribes to a thing: it is flattred now and in each of the next periods.
+#[utoipa::path(post, path = "/user/subscriptions", tag = "subscriptions", security(("bearer" = [])),
+    request_body = NewSubscription,
+    responses((status = 201, body = Subscription), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn subscribe(State(state): State<AppState>, auth: AuthUser, Json(body): Json<NewSubscription>) -> Result<(StatusCode, Json<Subscription>), ApiError> {
+    if ![3, 6, 12].contains(&body.periods) {
+        return Err(ParseError::new("periods", "must be 3, 6 or 12").into());
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let thing_id = match (body.thing_id, body.url.as_deref()) {
+        (Some(id), None) => id,
+        (None, Some(url)) => resolve_url(&state, &mut tx, url).await?,
+        _ => return Err(ParseError::new("thing_id", "give either thing_id or url").into()),
+    };
+    let row = subscriptions::create(&mut tx, auth.id, thing_id, body.periods, Period::containing(now), now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view(row))))
+}
+
+/// Pauses or resumes a subscription.
+#[utoipa::path(patch, path = "/user/subscriptions/{id}", tag = "subscriptions", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = SubscriptionUpdate,
+    responses((status = 200, body = Subscription), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<SubscriptionUpdate>,
+) -> Result<Json<Subscription>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let row = subscriptions::set_paused(&mut tx, id, auth.id, body.paused).await?;
+    tx.commit().await?;
+    Ok(Json(view(row)))
+}
+
+/// Stops a subscription for good.
+#[utoipa::path(delete, path = "/user/subscriptions/{id}", tag = "subscriptions", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Subscription), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn stop(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<Json<Subscription>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let row = subscriptions::stop(&mut tx, id, auth.id, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(view(row)))
+}

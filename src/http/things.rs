@@ -1,0 +1,205 @@
+//! Things: register, look up by URL, read, edit, delete, and list a user's things.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{AuthUser, Json, MaybeUser, Path, Query};
+use super::AppState;
+use crate::domain::thing::{
+    parse_category, parse_description, parse_language, parse_tags, parse_title, ThingFields, ThingUrl,
+};
+use crate::store::things::{self, ThingRow};
+use crate::store::users;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_thing))
+        .routes(routes!(lookup))
+        .routes(routes!(get_thing, update_thing, delete_thing))
+        .routes(routes!(things_of_user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewThing {
+    #[schema(example = "https://blog.example/2026/11/hello")]
+    url: String,
+    #[schema(example = "Hello, fediverse")]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    /// `en`, `en-GB` or Flattr's `en_GB`.
+    #[serde(default)]
+    language: String,
+    /// One of text, images, video, audio, software, people, rest.
+    #[serde(default = "rest")]
+    #[schema(example = "text")]
+    category: String,
+    #[serde(default)]
+    hidden: bool,
+}
+
+fn rest() -> String {
+    "rest".into()
+}
+
+/// Fields to change; absent fields keep their value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThingUpdate {
+    title: Option<String>,
+    description: Option<String>,
+    tags: Option<Vec<String>>,
+    language: Option<String>,
+    category: Option<String>,
+    hidden: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Owner {
+    username: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Thing {
+    #[schema(example = "thing")]
+    r#type: &'static str,
+    id: i64,
+    /// This thing in the API.
+    resource: String,
+    /// This thing's page on the instance.
+    link: String,
+    url: String,
+    title: String,
+    description: String,
+    tags: Vec<String>,
+    language: String,
+    category: String,
+    hidden: bool,
+    owner: Owner,
+    /// How many flattrs it has received (all periods).
+    flattrs: i64,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn view(state: &AppState, row: ThingRow) -> Thing {
+    let base = &state.settings.base_url;
+    let join = |path: String| base.join(&path).map(|u| u.to_string()).unwrap_or_default();
+    Thing {
+        r#type: "thing",
+        resource: join(format!("api/v1/things/{}", row.id)),
+        link: join(format!("things/{}", row.id)),
+        tags: row.tags(),
+        id: row.id,
+        url: row.url,
+        title: row.title,
+        description: row.description,
+        language: row.language,
+        category: row.category,
+        hidden: row.hidden != 0,
+        owner: Owner { username: row.owner },
+        flattrs: row.flattrs,
+        created_at: crate::store::from_epoch(row.created_at),
+        updated_at: crate::store::from_epoch(row.updated_at),
+    }
+}
+
+/// Registers a thing owned by the signed-in user.
+#[utoipa::path(post, path = "/things", tag = "things", security(("bearer" = [])), request_body = NewThing,
+    responses((status = 201, body = Thing), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_thing(State(state): State<AppState>, auth: AuthUser, Json(body): Json<NewThing>) -> Result<(StatusCode, Json<Thing>), ApiError> {
+    let url = ThingUrl::parse(&body.url)?;
+    let fields = ThingFields {
+        title: parse_title(&body.title)?,
+        description: parse_description(&body.description)?,
+        tags: parse_tags(&body.tags)?,
+        language: parse_language(&body.language)?,
+        category: parse_category(&body.category)?,
+        hidden: body.hidden,
+    };
+    let mut tx = state.store.begin().await?;
+    let row = things::create(&mut tx, auth.id, &url, &fields, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view(&state, row))))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct LookupQuery {
+    /// The URL of the thing.
+    url: String,
+}
+
+/// Finds the thing registered for a URL.
+#[utoipa::path(get, path = "/things/lookup", tag = "things", params(LookupQuery),
+    responses((status = 200, body = Thing), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn lookup(State(state): State<AppState>, Query(query): Query<LookupQuery>) -> Result<Json<Thing>, ApiError> {
+    let url = ThingUrl::parse(&query.url)?;
+    let row = things::by_url(state.store.pool(), url.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("thing"))?;
+    Ok(Json(view(&state, row)))
+}
+
+/// One thing.
+#[utoipa::path(get, path = "/things/{id}", tag = "things", params(("id" = i64, Path)),
+    responses((status = 200, body = Thing), (status = 404, body = ErrorBody)))]
+async fn get_thing(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Thing>, ApiError> {
+    Ok(Json(view(&state, things::by_id(state.store.pool(), id).await?)))
+}
+
+/// Edits your own thing.
+#[utoipa::path(patch, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = ThingUpdate,
+    responses((status = 200, body = Thing), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_thing(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<ThingUpdate>,
+) -> Result<Json<Thing>, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let current = things::by_id(&mut *tx, id).await?;
+    let fields = ThingFields {
+        title: parse_title(body.title.as_deref().unwrap_or(&current.title))?,
+        description: parse_description(body.description.as_deref().unwrap_or(&current.description))?,
+        tags: parse_tags(&body.tags.unwrap_or_else(|| current.tags()))?,
+        language: parse_language(body.language.as_deref().unwrap_or(&current.language))?,
+        category: parse_category(body.category.as_deref().unwrap_or(&current.category))?,
+        hidden: body.hidden.unwrap_or(current.hidden != 0),
+    };
+    let row = things::update(&mut tx, id, auth.id, &fields, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(view(&state, row)))
+}
+
+/// Deletes your own thing; its flattrs in open periods are withdrawn.
+#[utoipa::path(delete, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_thing(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.begin().await?;
+    things::delete(&mut tx, id, auth.id, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's things, newest first; hidden ones only for their owner.
+#[utoipa::path(get, path = "/users/{username}/things", tag = "things", params(("username" = String, Path)),
+    responses((status = 200, body = [Thing]), (status = 404, body = ErrorBody)))]
+async fn things_of_user(
+    State(state): State<AppState>,
+    viewer: MaybeUser,
+    Path(username): Path<String>,
+) -> Result<Json<Vec<Thing>>, ApiError> {
+    let pool = state.store.pool();
+    let owner = users::by_name(pool, &username).await?;
+    let own = viewer.0.is_some_and(|v| v.id == owner.id);
+    let rows = things::by_owner(pool, owner.id, own).await?;
+    Ok(Json(rows.into_iter().map(|row| view(&state, row)).collect()))
+}

@@ -1,0 +1,231 @@
+//! Accounts: sign-up, log-in and log-out, the signed-in user (wallet, budget, what this period
+//! will cost) and public profiles.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{AuthUser, Json, Path};
+use super::AppState;
+use crate::domain::money::Money;
+use crate::domain::period::Period;
+use crate::domain::split::close_user;
+use crate::domain::username::{NewPassword, Username};
+use crate::domain::{password, ParseError};
+use crate::store::{flattrs, tokens, users, StoreError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(log_in))
+        .routes(routes!(log_out))
+        .routes(routes!(me, update_me))
+        .routes(routes!(public_user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    #[schema(example = "alice")]
+    username: String,
+    #[schema(example = "correct horse battery")]
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicUser {
+    #[schema(example = "user")]
+    r#type: &'static str,
+    username: String,
+    /// The fediverse handle, `NAME@DOMAIN`.
+    handle: String,
+    link: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What this period will cost the user so far.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentPeriod {
+    #[schema(example = "2026-11")]
+    period: String,
+    flattrs: i64,
+    /// `min(budget, wallet)` if the user flattred anything this period, else nothing.
+    #[schema(value_type = String, example = "2.00")]
+    cost: Money,
+    /// What each flattr would receive if the period closed now (after the fee).
+    #[schema(value_type = String, example = "0.60")]
+    per_flattr: Money,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    #[schema(example = "user")]
+    r#type: &'static str,
+    username: String,
+    handle: String,
+    #[schema(example = "EUR")]
+    currency: String,
+    #[schema(value_type = String, example = "20.00")]
+    wallet: Money,
+    #[schema(value_type = String, example = "2.00")]
+    budget: Money,
+    #[schema(value_type = String, example = "2.00")]
+    min_budget: Money,
+    #[schema(value_type = String, example = "0.3333")]
+    earnings: Money,
+    current_period: CurrentPeriod,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    access_token: String,
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+    user: Me,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// The monthly budget, a decimal string with at most cents, at least the instance minimum.
+    #[schema(example = "5.00")]
+    budget: String,
+}
+
+pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
+    let pool = state.store.pool();
+    let user = users::by_id(pool, user_id).await?;
+    let wallet = users::balance(pool, user_id, "wallet").await?;
+    let earnings = users::balance(pool, user_id, "earnings").await?;
+    let period = Period::containing(state.clock.now());
+    let count = flattrs::count_of_user(pool, user_id, period).await?;
+    let estimate = close_user(
+        user.budget(),
+        wallet,
+        state.settings.fee_rate,
+        usize::try_from(count).unwrap_or(0),
+    );
+    Ok(Me {
+        r#type: "user",
+        handle: format!("{}@{}", user.username, state.settings.domain),
+        budget: user.budget(),
+        username: user.username,
+        currency: state.settings.currency.to_string(),
+        wallet,
+        min_budget: state.settings.min_budget,
+        earnings,
+        current_period: CurrentPeriod {
+            period: period.to_string(),
+            flattrs: count,
+            cost: if count > 0 { estimate.spend } else { Money::ZERO },
+            per_flattr: estimate.shares.last().copied().unwrap_or(Money::ZERO),
+        },
+    })
+}
+
+/// Signs up and returns a bearer token. The budget starts at the instance minimum.
+#[utoipa::path(post, path = "/users", tag = "users", request_body = Credentials,
+    responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn sign_up(State(state): State<AppState>, Json(body): Json<Credentials>) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let username = Username::parse(&body.username)?;
+    let password = NewPassword::parse(&body.password)?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let user = users::create(&mut tx, &username, &hash, state.settings.min_budget, false, now).await?;
+    let token = tokens::issue(&mut tx, user.id, now).await?;
+    tx.commit().await?;
+    tracing::info!(user = %username, "signed up");
+    let me = me_view(&state, user.id).await?;
+    Ok((StatusCode::CREATED, Json(Session { access_token: token, token_type: "bearer", user: me })))
+}
+
+/// Logs in with username and password and returns a new bearer token.
+#[utoipa::path(post, path = "/tokens", tag = "users", request_body = Credentials,
+    responses((status = 201, body = Session), (status = 401, body = ErrorBody)))]
+async fn log_in(State(state): State<AppState>, Json(body): Json<Credentials>) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password");
+    let user = match users::by_name(state.store.pool(), &body.username).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound(_)) => return Err(wrong()),
+        Err(e) => return Err(e.into()),
+    };
+    let stored = user.password_hash.clone();
+    let candidate = body.password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(wrong());
+    }
+    let mut tx = state.store.begin().await?;
+    let token = tokens::issue(&mut tx, user.id, state.clock.now()).await?;
+    tx.commit().await?;
+    let me = me_view(&state, user.id).await?;
+    Ok((StatusCode::CREATED, Json(Session { access_token: token, token_type: "bearer", user: me })))
+}
+
+/// Revokes the token this request is made with.
+#[utoipa::path(delete, path = "/tokens/current", tag = "users", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn log_out(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.begin().await?;
+    tokens::revoke(&mut tx, &auth.token).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user: wallet, budget, earnings and what the current period will cost.
+#[utoipa::path(get, path = "/user", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Me>, ApiError> {
+    Ok(Json(me_view(&state, auth.id).await?))
+}
+
+/// Sets the monthly budget.
+#[utoipa::path(patch, path = "/user", tag = "users", security(("bearer" = [])), request_body = UserUpdate,
+    responses((status = 200, body = Me), (status = 422, body = ErrorBody)))]
+async fn update_me(State(state): State<AppState>, auth: AuthUser, Json(body): Json<UserUpdate>) -> Result<Json<Me>, ApiError> {
+    let budget = Money::parse_payable("budget", &body.budget)?;
+    if budget < state.settings.min_budget {
+        return Err(ParseError::new(
+            "budget",
+            format!("must be at least the instance minimum of {}", state.settings.min_budget),
+        )
+        .into());
+    }
+    let mut tx = state.store.begin().await?;
+    users::set_budget(&mut tx, auth.id, budget).await?;
+    tx.commit().await?;
+    Ok(Json(me_view(&state, auth.id).await?))
+}
+
+/// A user's public profile.
+#[utoipa::path(get, path = "/users/{username}", tag = "users",
+    params(("username" = String, Path)),
+    responses((status = 200, body = PublicUser), (status = 404, body = ErrorBody)))]
+async fn public_user(State(state): State<AppState>, Path(username): Path<String>) -> Result<Json<PublicUser>, ApiError> {
+    let user = users::by_name(state.store.pool(), &username).await?;
+    Ok(Json(public_view(&state, &user)))
+}
+
+pub fn public_view(state: &AppState, user: &users::UserRow) -> PublicUser {
+    PublicUser {
+        r#type: "user",
+        handle: format!("{}@{}", user.username, state.settings.domain),
+        link: state
+            .settings
+            .base_url
+            .join(&format!("users/{}", user.username))
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        username: user.username.clone(),
+        created_at: crate::store::from_epoch(user.created_at),
+    }
+}
+

@@ -1,0 +1,222 @@
+//! The double-entry ledger: accounts, balanced and idempotent postings, deposits, payouts and
+//! the audit that proves the books.
+//!
+//! Every movement of money is one `ledger_transactions` row with postings that sum to zero.
+//! Its `reference` is unique, so posting the same movement twice (a retry, a re-run close)
+//! records it once. Account balances are cached in `accounts.balance`, updated in the same
+//! database transaction as the postings; the audit recomputes them.
+
+pub mod audit;
+pub mod payouts;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::money::Money;
+use crate::domain::period::Period;
+use crate::store::{epoch, StoreError, Tx};
+
+/// An account of the books.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// What a user has funded and not yet spent.
+    Wallet(i64),
+    /// What a user's things earned and the user has not yet been paid.
+    Earnings(i64),
+    /// The instance's cut of every close.
+    Fees,
+    /// The outside world: deposits come from it and payouts go to it, so it runs negative.
+    World,
+    /// Payouts requested by users and not yet confirmed as paid.
+    Payouts,
+    /// Money of one period's close in flight between its stages; zero once the close is done.
+    Clearing(Period),
+}
+
+impl Account {
+    pub fn name(&self) -> String {
+        match self {
+            Account::Wallet(user) => format!("wallet:{user}"),
+            Account::Earnings(user) => format!("earnings:{user}"),
+            Account::Fees => "fees".into(),
+            Account::World => "world".into(),
+            Account::Payouts => "payouts".into(),
+            Account::Clearing(period) => format!("clearing:{period}"),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Account::Wallet(_) => "wallet",
+            Account::Earnings(_) => "earnings",
+            Account::Fees => "fees",
+            Account::World => "world",
+            Account::Payouts => "payouts",
+            Account::Clearing(_) => "clearing",
+        }
+    }
+
+    fn user_id(&self) -> Option<i64> {
+        match self {
+            Account::Wallet(user) | Account::Earnings(user) => Some(*user),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("postings of {reference} sum to {sum}, not zero")]
+    Unbalanced { reference: String, sum: Money },
+    #[error("the amount must be at least {minimum}")]
+    BelowMinimum { minimum: Money },
+    #[error("only {available} is available")]
+    Insufficient { available: Money },
+    #[error("the amount must be positive")]
+    NotPositive,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for LedgerError {
+    fn from(e: sqlx::Error) -> Self {
+        LedgerError::Store(StoreError::Database(e))
+    }
+}
+
+/// Whether a posting was recorded now or had been recorded before under the same reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posted {
+    New(i64),
+    AlreadyPosted,
+}
+
+/// The id of `account`, created on first use (instance and clearing accounts appear lazily).
+pub async fn account_id(tx: &mut Tx, account: &Account) -> Result<i64, LedgerError> {
+    sqlx::query(
+        "INSERT INTO accounts (name, kind, user_id, balance) VALUES ($1, $2, $3, 0)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(account.name())
+    .bind(account.kind())
+    .bind(account.user_id())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
+        .bind(account.name())
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+pub async fn balance(tx: &mut Tx, account: &Account) -> Result<Money, LedgerError> {
+    let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM accounts WHERE name = $1")
+        .bind(account.name())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(Money::from_minor(balance.unwrap_or(0)))
+}
+
+/// Opens a ledger transaction under `reference`, or reports that one exists already.
+/// Set-based callers (the close) insert their postings themselves and then call [`seal`].
+pub async fn open(
+    tx: &mut Tx,
+    kind: &str,
+    reference: &str,
+    memo: &str,
+    now: DateTime<Utc>,
+) -> Result<Posted, LedgerError> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (kind, reference, memo, created_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (reference) DO NOTHING RETURNING id",
+    )
+    .bind(kind)
+    .bind(reference)
+    .bind(memo)
+    .bind(epoch(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.map_or(Posted::AlreadyPosted, Posted::New))
+}
+
+/// Checks that the postings of ledger transaction `id` sum to zero and moves them into the
+/// cached balances. Called once per transaction, inside the same database transaction.
+pub async fn seal(tx: &mut Tx, id: i64, reference: &str) -> Result<(), LedgerError> {
+    let sum: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings WHERE transaction_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if sum != 0 {
+        return Err(LedgerError::Unbalanced {
+            reference: reference.to_owned(),
+            sum: Money::from_minor(sum),
+        });
+    }
+    sqlx::query(
+        "UPDATE accounts SET balance = balance + (
+             SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p
+             WHERE p.transaction_id = $1 AND p.account_id = accounts.id)
+         WHERE id IN (SELECT account_id FROM postings WHERE transaction_id = $1)",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records one balanced movement. A second call with the same `reference` changes nothing.
+pub async fn post(
+    tx: &mut Tx,
+    kind: &str,
+    reference: &str,
+    memo: &str,
+    postings: &[(Account, Money)],
+    now: DateTime<Utc>,
+) -> Result<Posted, LedgerError> {
+    let sum: i64 = postings.iter().map(|(_, amount)| amount.minor()).sum();
+    if sum != 0 {
+        return Err(LedgerError::Unbalanced {
+            reference: reference.to_owned(),
+            sum: Money::from_minor(sum),
+        });
+    }
+    let Posted::New(id) = open(tx, kind, reference, memo, now).await? else {
+        return Ok(Posted::AlreadyPosted);
+    };
+    for (account, amount) in postings {
+        let account_id = account_id(tx, account).await?;
+        sqlx::query("INSERT INTO postings (transaction_id, account_id, amount) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(account_id)
+            .bind(amount.minor())
+            .execute(&mut **tx)
+            .await?;
+    }
+    seal(tx, id, reference).await?;
+    Ok(Posted::New(id))
+}
+
+/// Money received from outside for a user's wallet (the instance's pay-in), recorded by an admin.
+/// `reference` makes a retried deposit count once; pass the bank transfer's id when there is one.
+pub async fn deposit(
+    tx: &mut Tx,
+    user_id: i64,
+    amount: Money,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Result<Posted, LedgerError> {
+    if !amount.is_positive() {
+        return Err(LedgerError::NotPositive);
+    }
+    let negative = Money::from_minor(-amount.minor());
+    post(
+        tx,
+        "deposit",
+        &format!("deposit:{reference}"),
+        "funds received",
+        &[(Account::World, negative), (Account::Wallet(user_id), amount)],
+        now,
+    )
+    .await
+}

@@ -1,0 +1,149 @@
+//! Money out: users request payouts of their earnings, admins export them as CSV, pay them
+//! outside fedflattr, and confirm them.
+//!
+//! A request moves the amount from the user's earnings to the instance's `payouts` account at
+//! once, so it cannot be requested twice; confirming moves it on to the outside world.
+
+use chrono::{DateTime, Utc};
+
+use super::{post, Account, LedgerError};
+use crate::domain::money::Money;
+use crate::store::{epoch, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct PayoutRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    #[serde(serialize_with = "serialize_minor")]
+    pub amount: i64,
+    pub state: String,
+    pub batch: Option<String>,
+    pub requested_at: i64,
+    pub exported_at: Option<i64>,
+    pub paid_at: Option<i64>,
+}
+
+fn serialize_minor<S: serde::Serializer>(minor: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Money::from_minor(*minor))
+}
+
+const SELECT: &str = "SELECT p.id, p.user_id, u.username, p.amount, p.state, p.batch,
+        p.requested_at, p.exported_at, p.paid_at
+    FROM payouts p JOIN users u ON u.id = p.user_id";
+
+/// What a user could withdraw now: earnings cut down to whole cents. The sub-cent rest stays
+/// on the account and is paid once it adds up.
+pub async fn withdrawable(tx: &mut Tx, user_id: i64) -> Result<Money, LedgerError> {
+    Ok(super::balance(tx, &Account::Earnings(user_id)).await?.floor_payable())
+}
+
+/// Requests a payout of `amount`, or of everything withdrawable when `None`.
+pub async fn request(
+    tx: &mut Tx,
+    user_id: i64,
+    amount: Option<Money>,
+    minimum: Money,
+    now: DateTime<Utc>,
+) -> Result<PayoutRow, LedgerError> {
+    let available = withdrawable(tx, user_id).await?;
+    let amount = amount.unwrap_or(available);
+    if amount > available {
+        return Err(LedgerError::Insufficient { available });
+    }
+    if amount < minimum || !amount.is_positive() {
+        return Err(LedgerError::BelowMinimum { minimum });
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO payouts (user_id, amount, state, requested_at)
+         VALUES ($1, $2, 'requested', $3) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(amount.minor())
+    .bind(epoch(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    post(
+        tx,
+        "payout_request",
+        &format!("payout-request:{id}"),
+        "payout requested",
+        &[
+            (Account::Earnings(user_id), Money::from_minor(-amount.minor())),
+            (Account::Payouts, amount),
+        ],
+        now,
+    )
+    .await?;
+    by_id(tx, id).await
+}
+
+pub async fn by_id(tx: &mut Tx, id: i64) -> Result<PayoutRow, LedgerError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE p.id = $1")))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+pub async fn of_user<'e, E>(db: E, user_id: i64) -> Result<Vec<PayoutRow>, LedgerError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE p.user_id = $1 ORDER BY p.id DESC"
+    )))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Marks every requested payout as exported in one new batch and returns them. Exporting again
+/// returns nothing new: a payout is in exactly one export.
+pub async fn export(tx: &mut Tx, now: DateTime<Utc>) -> Result<(String, Vec<PayoutRow>), LedgerError> {
+    let batch = format!("batch-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
+    sqlx::query(
+        "UPDATE payouts SET state = 'exported', batch = $1, exported_at = $2 WHERE state = 'requested'",
+    )
+    .bind(&batch)
+    .bind(epoch(now))
+    .execute(&mut **tx)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE p.batch = $1 ORDER BY p.id"
+    )))
+    .bind(&batch)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok((batch, rows))
+}
+
+/// Records exported payouts as paid (all of them, or those of one batch): the money leaves the
+/// books for the outside world.
+pub async fn confirm(tx: &mut Tx, batch: Option<&str>, now: DateTime<Utc>) -> Result<Vec<PayoutRow>, LedgerError> {
+    let rows: Vec<PayoutRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE p.state = 'exported' AND ($1 = '' OR p.batch = $1) ORDER BY p.id"
+    )))
+    .bind(batch.unwrap_or(""))
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in &rows {
+        post(
+            tx,
+            "payout_paid",
+            &format!("payout-paid:{}", row.id),
+            "payout paid",
+            &[
+                (Account::Payouts, Money::from_minor(-row.amount)),
+                (Account::World, Money::from_minor(row.amount)),
+            ],
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE payouts SET state = 'paid', paid_at = $1 WHERE id = $2")
+            .bind(epoch(now))
+            .bind(row.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(rows)
+}

@@ -1,0 +1,23 @@
+//! fedflattr: a federated, self-hosted Flattr.
+//!
+//! The crate is layered; a layer may import only the layers below it:
+//!
+//! ```text
+//! cli, app         entry points: parse, configure, wire, run
+//!   http           JSON API (one router per resource), errors → HTTP in one place
+//!     settle       period close (staged, resumable) and its scheduler
+//!       ledger     double-entry postings, deposits, payouts, audit
+//!         store    the database (SQLite or PostgreSQL): pool, migrations, queries
+//!           domain pure rules: money, periods, the split, names, things; no I/O
+//! config, clock    read by the entry points and passed down as values
+//! ```
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ledger;
+pub mod settle;
+pub mod store;

@@ -1,0 +1,347 @@
+//! The close of a period: exactly-once, resumable, set-based.
+//!
+//! Like Liberapay's payday, the close is a sequence of stages. Each stage is one database
+//! transaction that first advances `periods.stage` with a compare-and-set and then does its
+//! work with a handful of set-based statements, so
+//! - a crash anywhere leaves the period at the last committed stage, and a re-run resumes there;
+//! - two closers racing (two servers on one PostgreSQL, a cron and an admin) cannot both run a
+//!   stage: the loser's compare-and-set matches no row and it just re-reads the stage;
+//! - closing a closed period finds nothing to do.
+//!
+//! Stage 1 freezes the inputs (who spends what, what each flattr gets) into `close_spends` and
+//! `close_shares`; the later stages only move those frozen numbers through the ledger, via the
+//! period's clearing account, which must be empty at the end (a self-check, as in payday).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::money::{FeeRate, Money};
+use crate::domain::period::Period;
+use crate::ledger::{self, Account, LedgerError, Posted};
+use crate::store::{epoch, subscriptions, Store, StoreError, Tx};
+
+/// The stages of a close, in order. The number is what `periods.stage` holds after the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Open = 0,
+    Snapshot = 1,
+    Spend = 2,
+    Fees = 3,
+    Shares = 4,
+    Renew = 5,
+}
+
+impl Stage {
+    const ALL: [Stage; 6] = [
+        Stage::Open,
+        Stage::Snapshot,
+        Stage::Spend,
+        Stage::Fees,
+        Stage::Shares,
+        Stage::Renew,
+    ];
+
+    fn from_number(n: i64) -> Stage {
+        Stage::ALL
+            .into_iter()
+            .find(|s| *s as i64 == n)
+            .unwrap_or(Stage::Renew)
+    }
+
+    fn next(self) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| *s as i64 == self as i64 + 1)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    #[error("period {period} has not ended yet; it can be closed from {ends}")]
+    PeriodOpen { period: Period, ends: DateTime<Utc> },
+    #[error("close of {period} stopped after stage {stage:?} on request (failure injection)")]
+    Injected { period: Period, stage: Stage },
+    #[error("self-check failed while closing {period}: {problem}")]
+    SelfCheck { period: Period, problem: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CloseError {
+    fn from(e: sqlx::Error) -> Self {
+        CloseError::Store(StoreError::Database(e))
+    }
+}
+
+/// What a close did, read back from its frozen inputs (the same whether this run did the work
+/// or an earlier one did).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CloseReport {
+    pub period: String,
+    pub already_closed: bool,
+    pub users_charged: i64,
+    pub flattrs: i64,
+    pub spent: Money,
+    pub fees: Money,
+    pub paid_to_creators: Money,
+}
+
+/// Options for tests and operators: stop after a stage, as a crash would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CloseOptions {
+    pub fail_after: Option<Stage>,
+}
+
+/// Closes `period`, resuming wherever an earlier attempt stopped.
+pub async fn close(
+    store: &Store,
+    period: Period,
+    rate: FeeRate,
+    now: DateTime<Utc>,
+    options: CloseOptions,
+) -> Result<CloseReport, CloseError> {
+    if !period.has_ended(now) {
+        return Err(CloseError::PeriodOpen {
+            period,
+            ends: period.end(),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO periods (period, stage, started_at) VALUES ($1, 0, $2)
+         ON CONFLICT (period) DO NOTHING",
+    )
+    .bind(period.to_string())
+    .bind(epoch(now))
+    .execute(store.pool())
+    .await?;
+    let mut already_closed = true;
+    loop {
+        let current = stage(store, period).await?;
+        let Some(next) = current.next() else { break };
+        already_closed = false;
+        let mut tx = store.begin().await?;
+        if !advance(&mut tx, period, current, next).await? {
+            // Another closer ran this stage meanwhile; read where it got to.
+            tx.rollback().await?;
+            continue;
+        }
+        run_stage(&mut tx, period, next, rate, now).await?;
+        tx.commit().await?;
+        tracing::info!(%period, stage = ?next, "close stage committed");
+        if options.fail_after == Some(next) {
+            return Err(CloseError::Injected { period, stage: next });
+        }
+    }
+    report(store, period, already_closed).await
+}
+
+/// The stage a period's close has reached (`Open` when it never started).
+pub async fn stage(store: &Store, period: Period) -> Result<Stage, CloseError> {
+    let stage: Option<i64> = sqlx::query_scalar("SELECT stage FROM periods WHERE period = $1")
+        .bind(period.to_string())
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(Stage::from_number(stage.unwrap_or(0)))
+}
+
+async fn advance(tx: &mut Tx, period: Period, from: Stage, to: Stage) -> Result<bool, CloseError> {
+    let moved = sqlx::query("UPDATE periods SET stage = $1 WHERE period = $2 AND stage = $3")
+        .bind(to as i64)
+        .bind(period.to_string())
+        .bind(from as i64)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(moved == 1)
+}
+
+async fn run_stage(
+    tx: &mut Tx,
+    period: Period,
+    stage: Stage,
+    rate: FeeRate,
+    now: DateTime<Utc>,
+) -> Result<(), CloseError> {
+    match stage {
+        Stage::Open => Ok(()),
+        Stage::Snapshot => snapshot(tx, period, rate).await,
+        Stage::Spend => move_money(tx, period, "spend", SPEND_SQL, now).await,
+        Stage::Fees => move_money(tx, period, "fees", FEES_SQL, now).await,
+        Stage::Shares => {
+            move_money(tx, period, "shares", SHARES_SQL, now).await?;
+            let left = ledger::balance(tx, &Account::Clearing(period)).await?;
+            if left != Money::ZERO {
+                return Err(CloseError::SelfCheck {
+                    period,
+                    problem: format!("clearing account holds {left} after paying creators"),
+                });
+            }
+            Ok(())
+        }
+        Stage::Renew => {
+            subscriptions::renew(tx, period.next(), now).await?;
+            sqlx::query("UPDATE periods SET closed_at = $1 WHERE period = $2")
+                .bind(epoch(now))
+                .bind(period.to_string())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Freezes the period: `spend = min(budget, wallet)`, `fee = ⌊spend × rate⌋`, `net = spend − fee`
+/// per user with flattrs and money, then `net` split equally over the user's flattrs in id
+/// order, the first `net mod n` flattrs getting one ten-thousandth more (largest remainder with
+/// equal weights; `domain::split` is the same rule in Rust).
+async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), CloseError> {
+    sqlx::query(
+        "INSERT INTO close_spends (period, user_id, flattr_count, spend, fee, net)
+         SELECT $1, x.user_id, x.n, x.spend, x.spend * $2 / 10000, x.spend - x.spend * $2 / 10000
+         FROM (SELECT c.user_id, c.n,
+                      CASE WHEN a.balance < u.budget THEN a.balance ELSE u.budget END AS spend
+               FROM (SELECT user_id, COUNT(*) AS n FROM flattrs WHERE period = $1 GROUP BY user_id) c
+               JOIN users u ON u.id = c.user_id
+               JOIN accounts a ON a.kind = 'wallet' AND a.user_id = c.user_id) x
+         WHERE x.spend > 0",
+    )
+    .bind(period.to_string())
+    .bind(rate.parts())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, amount)
+         SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id,
+                s.net / s.flattr_count
+                + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
+         FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
+                      ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
+               FROM flattrs f JOIN things t ON t.id = f.thing_id
+               WHERE f.period = $1) r
+         JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id",
+    )
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A value a posting statement binds, in the order of its placeholders. PostgreSQL refuses a
+/// statement bound with more values than it has placeholders, so each statement lists its own.
+#[derive(Clone, Copy)]
+enum Bind {
+    Transaction,
+    Period,
+    Clearing,
+    Fees,
+}
+
+type Statement = (&'static str, &'static [Bind]);
+
+const SPEND_SQL: &[Statement] = &[
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, a.id, -s.spend FROM close_spends s
+         JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id
+         WHERE s.period = $2",
+        &[Bind::Transaction, Bind::Period],
+    ),
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, $3, CAST(SUM(spend) AS BIGINT) FROM close_spends WHERE period = $2
+         HAVING COUNT(*) > 0",
+        &[Bind::Transaction, Bind::Period, Bind::Clearing],
+    ),
+];
+const FEES_SQL: &[Statement] = &[
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, $3, -CAST(SUM(fee) AS BIGINT) FROM close_spends WHERE period = $2
+         HAVING COUNT(*) > 0",
+        &[Bind::Transaction, Bind::Period, Bind::Clearing],
+    ),
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, $3, CAST(SUM(fee) AS BIGINT) FROM close_spends WHERE period = $2
+         HAVING COUNT(*) > 0",
+        &[Bind::Transaction, Bind::Period, Bind::Fees],
+    ),
+];
+const SHARES_SQL: &[Statement] = &[
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, $3, -CAST(SUM(amount) AS BIGINT) FROM close_shares WHERE period = $2
+         HAVING COUNT(*) > 0",
+        &[Bind::Transaction, Bind::Period, Bind::Clearing],
+    ),
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, a.id, CAST(SUM(sh.amount) AS BIGINT) FROM close_shares sh
+         JOIN accounts a ON a.kind = 'earnings' AND a.user_id = sh.owner_id
+         WHERE sh.period = $2
+         GROUP BY a.id",
+        &[Bind::Transaction, Bind::Period],
+    ),
+];
+
+/// Posts one stage's movement as one balanced ledger transaction `close:PERIOD:STEP`.
+async fn move_money(
+    tx: &mut Tx,
+    period: Period,
+    step: &str,
+    statements: &[Statement],
+    now: DateTime<Utc>,
+) -> Result<(), CloseError> {
+    let reference = format!("close:{period}:{step}");
+    let clearing = ledger::account_id(tx, &Account::Clearing(period)).await?;
+    let fees = ledger::account_id(tx, &Account::Fees).await?;
+    let memo = format!("close of {period}: {step}");
+    let Posted::New(id) = ledger::open(tx, "close", &reference, &memo, now).await? else {
+        // The stage's compare-and-set makes this unreachable; the unique reference is the
+        // second lock on the door.
+        return Err(CloseError::SelfCheck {
+            period,
+            problem: format!("{reference} was already posted"),
+        });
+    };
+    for (sql, binds) in statements {
+        let mut query = sqlx::query(*sql);
+        for bind in *binds {
+            query = match bind {
+                Bind::Transaction => query.bind(id),
+                Bind::Period => query.bind(period.to_string()),
+                Bind::Clearing => query.bind(clearing),
+                Bind::Fees => query.bind(fees),
+            };
+        }
+        query.execute(&mut **tx).await?;
+    }
+    ledger::seal(tx, id, &reference).await?;
+    Ok(())
+}
+
+async fn report(store: &Store, period: Period, already_closed: bool) -> Result<CloseReport, CloseError> {
+    let (users, spent, fees): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(spend), 0) AS BIGINT), CAST(COALESCE(SUM(fee), 0) AS BIGINT)
+         FROM close_spends WHERE period = $1",
+    )
+    .bind(period.to_string())
+    .fetch_one(store.pool())
+    .await?;
+    let (flattrs, paid): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM close_shares WHERE period = $1",
+    )
+    .bind(period.to_string())
+    .fetch_one(store.pool())
+    .await?;
+    Ok(CloseReport {
+        period: period.to_string(),
+        already_closed,
+        users_charged: users,
+        flattrs,
+        spent: Money::from_minor(spent),
+        fees: Money::from_minor(fees),
+        paid_to_creators: Money::from_minor(paid),
+    })
+}

@@ -1,0 +1,60 @@
+//! Closes every period that has ended, automatically, while the server runs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::close::{close, CloseError, CloseOptions, CloseReport};
+use crate::domain::money::FeeRate;
+use crate::domain::period::Period;
+use crate::store::Store;
+
+/// Periods that have ended, have flattrs, and are not closed yet, oldest first.
+pub async fn due(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, CloseError> {
+    let current = Period::containing(now).to_string();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT period FROM flattrs
+         WHERE period < $1
+           AND period NOT IN (SELECT period FROM periods WHERE closed_at IS NOT NULL)
+         ORDER BY period",
+    )
+    .bind(current)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(names.iter().filter_map(|n| Period::parse(n).ok()).collect())
+}
+
+/// Closes all due periods once.
+pub async fn close_due(store: &Store, rate: FeeRate, now: DateTime<Utc>) -> Result<Vec<CloseReport>, CloseError> {
+    let mut reports = Vec::new();
+    for period in due(store, now).await? {
+        reports.push(close(store, period, rate, now, CloseOptions::default()).await?);
+    }
+    Ok(reports)
+}
+
+/// Runs [`close_due`] every `every` until `shutdown` resolves. A failed attempt is logged and
+/// retried next round; the close is resumable, so retrying is always safe.
+pub async fn run(
+    store: Store,
+    rate: FeeRate,
+    clock: crate::clock::Clock,
+    every: Duration,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut shutdown = shutdown;
+    loop {
+        match close_due(&store, rate, clock.now()).await {
+            Ok(reports) => {
+                for report in reports {
+                    tracing::info!(period = %report.period, users = report.users_charged, spent = %report.spent, "period closed");
+                }
+            }
+            Err(error) => tracing::error!(%error, "automatic close failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What a creator's things received, read from the frozen shares of closed periods.
+
+use super::StoreError;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PeriodEarnings {
+    pub period: String,
+    pub flattrs: i64,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThingEarnings {
+    pub thing_id: i64,
+    pub title: String,
+    pub flattrs: i64,
+    pub amount: i64,
+}
+
+/// Earnings per closed period, newest first.
+pub async fn by_period<'e, E>(db: E, owner_id: i64) -> Result<Vec<PeriodEarnings>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT period, COUNT(*) AS flattrs, CAST(SUM(amount) AS BIGINT) AS amount
+         FROM close_shares WHERE owner_id = $1
+         GROUP BY period ORDER BY period DESC",
+    )
+    .bind(owner_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Earnings per thing over all closed periods, largest first.
+pub async fn by_thing<'e, E>(db: E, owner_id: i64) -> Result<Vec<ThingEarnings>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT s.thing_id, t.title, COUNT(*) AS flattrs, CAST(SUM(s.amount) AS BIGINT) AS amount
+         FROM close_shares s JOIN things t ON t.id = s.thing_id
+         WHERE s.owner_id = $1
+         GROUP BY s.thing_id, t.title ORDER BY amount DESC, s.thing_id",
+    )
+    .bind(owner_id)
+    .fetch_all(db)
+    .await?)
+}

@@ -1,0 +1,182 @@
+//! The database: one pool over SQLite or PostgreSQL, the migrations, and the queries of users,
+//! tokens, things, flattrs and subscriptions.
+//!
+//! Both backends are driven through sqlx's `Any` driver with one portable SQL dialect: `$n`
+//! placeholders (SQLite accepts them), integer money, `CAST(SUM(..) AS BIGINT)` because
+//! PostgreSQL widens sums to NUMERIC. Each backend has its own migration folder with the same
+//! numbered steps. The whole test suite runs on both (see docs/architecture.md).
+
+pub mod earnings;
+pub mod flattrs;
+pub mod subscriptions;
+pub mod things;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor};
+
+/// A transaction on either backend. Every change of money happens inside one.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors of the storage layer. Database failures stay opaque to users (500); the other
+/// variants are answers about the data and are mapped to 4xx by the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("you may not change {0} of somebody else")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Refused(#[from] crate::domain::flattr::FlattrRefusal),
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::ParseError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot prepare the database directory {0}: {1}")]
+    Directory(String, std::io::Error),
+}
+
+impl StoreError {
+    /// True for a violated UNIQUE constraint, which some callers turn into a domain answer.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://path` or `postgres://…`). A SQLite file and
+    /// its directory are created when missing, so a fresh machine needs no setup.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Invalid(crate::domain::ParseError::new(
+                "database_url",
+                "must start with sqlite: or postgres:",
+            )));
+        };
+        let mut url = url.to_owned();
+        if backend == Backend::Sqlite {
+            ensure_sqlite_directory(&url)?;
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers work while one writer commits; FULL makes every
+                        // committed transaction of money survive a power cut.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that will write.
+    ///
+    /// On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a deferred transaction
+    /// that reads first and writes later fails with SQLITE_BUSY when another writer got there
+    /// in between, instead of waiting its turn.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn ensure_sqlite_directory(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| StoreError::Directory(parent.display().to_string(), e))?;
+    }
+    Ok(())
+}
+
+/// Seconds since the Unix epoch, the representation of times in the database.
+pub fn epoch(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp()
+}
+
+/// The inverse of [`epoch`], for rows read back.
+pub fn from_epoch(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+impl Store {
+    /// "SQLite" or "PostgreSQL", for logs.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Queries of things: register, look up by id or URL, edit, delete, list.
+
+use chrono::{DateTime, Utc};
+
+use super::{epoch, StoreError, Tx};
+use crate::domain::thing::{ThingFields, ThingUrl};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThingRow {
+    pub id: i64,
+    pub url: String,
+    pub owner_id: i64,
+    pub owner: String,
+    pub title: String,
+    pub description: String,
+    pub tags: String,
+    pub language: String,
+    pub category: String,
+    pub hidden: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// All flattrs the thing ever received that were not undone.
+    pub flattrs: i64,
+}
+
+impl ThingRow {
+    pub fn tags(&self) -> Vec<String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+}
+
+const SELECT: &str = "SELECT t.id, t.url, t.owner_id, u.username AS owner, t.title, t.description,
+        t.tags, t.language, t.category, t.hidden, t.created_at, t.updated_at,
+        (SELECT COUNT(*) FROM flattrs f WHERE f.thing_id = t.id) AS flattrs
+    FROM things t JOIN users u ON u.id = t.owner_id
+    WHERE t.deleted_at IS NULL";
+
+/// Registers a thing. A URL that is already registered is a `Conflict` naming its id.
+pub async fn create(
+    tx: &mut Tx,
+    owner_id: i64,
+    url: &ThingUrl,
+    fields: &ThingFields,
+    now: DateTime<Utc>,
+) -> Result<ThingRow, StoreError> {
+    let inserted = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO things (url, owner_id, title, description, tags, language, category,
+                             hidden, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         RETURNING id",
+    )
+    .bind(url.as_str())
+    .bind(owner_id)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(serde_json::to_string(&fields.tags).expect("strings serialise"))
+    .bind(&fields.language)
+    .bind(&fields.category)
+    .bind(i64::from(fields.hidden))
+    .bind(epoch(now))
+    .fetch_one(&mut **tx)
+    .await;
+    match inserted {
+        Ok(id) => by_id(&mut **tx, id).await,
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            let existing = by_url(&mut **tx, url.as_str()).await?;
+            Err(StoreError::Conflict(format!(
+                "this URL is already registered as thing {}",
+                existing.map(|t| t.id).unwrap_or_default()
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn by_id<'e, E>(db: E, id: i64) -> Result<ThingRow, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} AND t.id = $1")))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound("thing"))
+}
+
+pub async fn by_url<'e, E>(db: E, url: &str) -> Result<Option<ThingRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} AND t.url = $1")))
+        .bind(url)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Things of one owner, newest first. Hidden things are listed only to their owner.
+pub async fn by_owner<'e, E>(db: E, owner_id: i64, include_hidden: bool) -> Result<Vec<ThingRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} AND t.owner_id = $1 AND (t.hidden = 0 OR $2 = 1) ORDER BY t.id DESC LIMIT 1000"
+    )))
+    .bind(owner_id)
+    .bind(i64::from(include_hidden))
+    .fetch_all(db)
+    .await?)
+}
+
+/// Replaces the descriptive fields of a thing its owner edits (the URL is its identity and
+/// stays).
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    editor_id: i64,
+    fields: &ThingFields,
+    now: DateTime<Utc>,
+) -> Result<ThingRow, StoreError> {
+    let thing = by_id(&mut **tx, id).await?;
+    if thing.owner_id != editor_id {
+        return Err(StoreError::Forbidden("a thing"));
+    }
+    sqlx::query(
+        "UPDATE things SET title = $1, description = $2, tags = $3, language = $4,
+                category = $5, hidden = $6, updated_at = $7
+         WHERE id = $8",
+    )
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(serde_json::to_string(&fields.tags).expect("strings serialise"))
+    .bind(&fields.language)
+    .bind(&fields.category)
+    .bind(i64::from(fields.hidden))
+    .bind(epoch(now))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    by_id(&mut **tx, id).await
+}
+
+/// Deletes a thing: it disappears from lookups and frees its URL, its flattrs in periods not
+/// yet closed are withdrawn (nobody should pay for what is gone) and its subscriptions stop.
+/// The row stays so that past earnings still name it.
+pub async fn delete(tx: &mut Tx, id: i64, editor_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let thing = by_id(&mut **tx, id).await?;
+    if thing.owner_id != editor_id {
+        return Err(StoreError::Forbidden("a thing"));
+    }
+    sqlx::query(
+        "DELETE FROM flattrs WHERE thing_id = $1
+           AND period NOT IN (SELECT period FROM periods WHERE stage > 0)",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE subscriptions SET stopped_at = $1 WHERE thing_id = $2 AND stopped_at IS NULL")
+        .bind(epoch(now))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE things SET deleted_at = $1 WHERE id = $2")
+        .bind(epoch(now))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
