@@ -136,7 +136,9 @@ impl Config {
         let file = path.unwrap_or_else(|| Path::new("fedflattr.toml"));
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("FEDFLATTR_"))
+            // FEDFLATTR_CONFIG names the file itself (see cli.rs); FEDFLATTR_TEST_DATABASE_URL
+            // belongs to the test suite. Neither is a setting.
+            .merge(Env::prefixed("FEDFLATTR_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
             .extract()
             .map_err(|e| ConfigError::Read(Box::new(e)))
     }

@@ -42,8 +42,18 @@ impl Money {
     /// Over-precise amounts are refused rather than rounded: silently dropping a digit of
     /// money someone meant is worse than asking again.
     pub fn parse_payable(field: &'static str, text: &str) -> Result<Money, ParseError> {
-        let value = Decimal::from_str(text.trim())
-            .map_err(|_| ParseError::new(field, format!("{text:?} is not a decimal amount")))?;
+        let trimmed = text.trim();
+        let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
+        // Plain decimal notation only: "1e3", "+5" or "1_000" are not how people write money.
+        let plain = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && digits.bytes().filter(|b| *b == b'.').count() <= 1
+            && digits.bytes().any(|b| b.is_ascii_digit());
+        let not_decimal = || ParseError::new(field, format!("{text:?} is not a decimal amount like 2.50"));
+        if !plain {
+            return Err(not_decimal());
+        }
+        let value = Decimal::from_str(trimmed).map_err(|_| not_decimal())?;
         Self::from_payable_decimal(field, value)
     }
 

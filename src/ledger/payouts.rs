@@ -100,7 +100,10 @@ where
 /// Marks every requested payout as exported in one new batch and returns them. Exporting again
 /// returns nothing new: a payout is in exactly one export.
 pub async fn export(tx: &mut Tx, now: DateTime<Utc>) -> Result<(String, Vec<PayoutRow>), LedgerError> {
-    let batch = format!("batch-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
+    // The time for people, a random suffix so that two exports in one instant stay apart.
+    let mut suffix = [0u8; 4];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut suffix);
+    let batch = format!("batch-{}-{}", now.format("%Y%m%dT%H%M%SZ"), hex::encode(suffix));
     sqlx::query(
         "UPDATE payouts SET state = 'exported', batch = $1, exported_at = $2 WHERE state = 'requested'",
     )

@@ -1,0 +1,13 @@
+//! The HTTP API and the admin commands, end to end: a real server on port 0 over a fresh
+//! database per test (SQLite by default, PostgreSQL when FEDFLATTR_TEST_DATABASE_URL is set).
+
+mod accounts;
+mod bad_input;
+mod cli;
+mod close;
+mod flattrs;
+mod helpers;
+mod payouts;
+mod schema;
+mod subscriptions;
+mod things;
