@@ -16,12 +16,16 @@ use crate::domain::money::Money;
 use crate::domain::password;
 use crate::domain::period::Period;
 use crate::domain::username::{NewPassword, Username};
-use crate::ledger::{self, audit, payouts, Posted};
+use crate::ledger::{self, Posted, audit, payouts};
 use crate::settle::close::{self, CloseOptions};
-use crate::store::{users, Store};
+use crate::store::{Store, users};
 
 #[derive(Parser, Debug)]
-#[command(name = "fedflattr", version, about = "A federated Flattr: the Like button with money")]
+#[command(
+    name = "fedflattr",
+    version,
+    about = "A federated Flattr: the Like button with money"
+)]
 pub struct Cli {
     /// Configuration file (default: ./fedflattr.toml when present).
     #[arg(long, global = true, env = "FEDFLATTR_CONFIG")]
@@ -140,7 +144,9 @@ fn init_tracing(settings: &Settings, serving: bool) {
     let default = if serving { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.log_format == "json" {
         builder.json().init();
     } else {
@@ -179,7 +185,9 @@ async fn serve(settings: Settings) -> Result<ExitCode, Failure> {
         database = %state.store.backend_name(),
         "fedflattr is running at {}", state.settings.base_url
     );
-    app::serve(state, listener, app::shutdown_signal()).await.map_err(fail)?;
+    app::serve(state, listener, app::shutdown_signal())
+        .await
+        .map_err(fail)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -192,11 +200,21 @@ fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
-async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -> Result<ExitCode, Failure> {
+async fn admin(
+    store: &Store,
+    settings: &Settings,
+    json: bool,
+    command: Admin,
+) -> Result<ExitCode, Failure> {
     let now = chrono::Utc::now();
     match command {
         Admin::User {
-            command: UserCommand::Create { username, password, admin },
+            command:
+                UserCommand::Create {
+                    username,
+                    password,
+                    admin,
+                },
         } => {
             let username = Username::parse(&username).map_err(fail)?;
             let generated = password.is_none();
@@ -222,9 +240,15 @@ async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -
                 },
             );
         }
-        Admin::Deposit { username, amount, reference } => {
+        Admin::Deposit {
+            username,
+            amount,
+            reference,
+        } => {
             let amount = Money::parse_payable("amount", &amount).map_err(fail)?;
-            let user = users::by_name(store.pool(), &username).await.map_err(fail)?;
+            let user = users::by_name(store.pool(), &username)
+                .await
+                .map_err(fail)?;
             let reference = reference.unwrap_or_else(|| {
                 let mut bytes = [0u8; 16];
                 rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -235,7 +259,9 @@ async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -
                 .await
                 .map_err(fail)?;
             tx.commit().await.map_err(fail)?;
-            let wallet = users::balance(store.pool(), user.id, "wallet").await.map_err(fail)?;
+            let wallet = users::balance(store.pool(), user.id, "wallet")
+                .await
+                .map_err(fail)?;
             let duplicate = posted == Posted::AlreadyPosted;
             output(
                 json,
@@ -243,26 +269,42 @@ async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -
                        "duplicate": duplicate, "wallet": wallet, "currency": settings.currency.as_str()}),
                 || {
                     if duplicate {
-                        format!("deposit {reference} was already recorded; wallet of {} is {wallet}", user.username)
+                        format!(
+                            "deposit {reference} was already recorded; wallet of {} is {wallet}",
+                            user.username
+                        )
                     } else {
-                        format!("deposited {amount} {} for {}; wallet is {wallet}", settings.currency, user.username)
+                        format!(
+                            "deposited {amount} {} for {}; wallet is {wallet}",
+                            settings.currency, user.username
+                        )
                     }
                 },
             );
         }
         Admin::Close { period } => {
             let period = Period::parse(&period).map_err(fail)?;
-            let report = close::close(store, period, settings.fee_rate, now, CloseOptions::default())
-                .await
-                .map_err(fail)?;
+            let report = close::close(
+                store,
+                period,
+                settings.fee_rate,
+                now,
+                CloseOptions::default(),
+            )
+            .await
+            .map_err(fail)?;
             output(json, json!(report), || {
                 if report.already_closed {
                     format!("{} was already closed; nothing changed", report.period)
                 } else {
                     format!(
                         "closed {}: {} users spent {}, fees {}, creators received {} over {} flattrs",
-                        report.period, report.users_charged, report.spent, report.fees,
-                        report.paid_to_creators, report.flattrs
+                        report.period,
+                        report.users_charged,
+                        report.spent,
+                        report.fees,
+                        report.paid_to_creators,
+                        report.flattrs
                     )
                 }
             });
@@ -272,46 +314,74 @@ async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -
             output(json, json!(report), || {
                 let mut lines = Vec::new();
                 for check in &report.checks {
-                    lines.push(format!("{} {}", if check.ok { "ok  " } else { "FAIL" }, check.name));
+                    lines.push(format!(
+                        "{} {}",
+                        if check.ok { "ok  " } else { "FAIL" },
+                        check.name
+                    ));
                     for problem in &check.problems {
                         lines.push(format!("       {problem}"));
                     }
                 }
-                lines.push(if report.ok { "the books balance".into() } else { "the books do NOT balance".into() });
+                lines.push(if report.ok {
+                    "the books balance".into()
+                } else {
+                    "the books do NOT balance".into()
+                });
                 lines.join("\n")
             });
             if !report.ok {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Admin::Payouts { command: PayoutsCommand::Export { output: path } } => {
+        Admin::Payouts {
+            command: PayoutsCommand::Export { output: path },
+        } => {
             let mut tx = store.begin().await.map_err(fail)?;
             let (batch, rows) = payouts::export(&mut tx, now).await.map_err(fail)?;
             let csv = payouts_csv(&rows, settings).map_err(fail)?;
             // The payouts count as exported only once the file is written.
             match &path {
-                Some(path) => std::fs::write(path, &csv).map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?,
+                Some(path) => std::fs::write(path, &csv)
+                    .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?,
                 None if !json => std::io::stdout().write_all(&csv).map_err(fail)?,
                 None => {}
             }
             tx.commit().await.map_err(fail)?;
             let total: i64 = rows.iter().map(|r| r.amount).sum();
             if json {
-                println!("{}", json!({"batch": batch, "payouts": rows, "total": Money::from_minor(total),
-                                      "csv": String::from_utf8_lossy(&csv)}));
+                println!(
+                    "{}",
+                    json!({"batch": batch, "payouts": rows, "total": Money::from_minor(total),
+                                      "csv": String::from_utf8_lossy(&csv)})
+                );
             } else if path.is_some() {
-                println!("exported {} payouts totalling {} as {batch}", rows.len(), Money::from_minor(total));
+                println!(
+                    "exported {} payouts totalling {} as {batch}",
+                    rows.len(),
+                    Money::from_minor(total)
+                );
             }
         }
-        Admin::Payouts { command: PayoutsCommand::Confirm { batch } } => {
+        Admin::Payouts {
+            command: PayoutsCommand::Confirm { batch },
+        } => {
             let mut tx = store.begin().await.map_err(fail)?;
-            let rows = payouts::confirm(&mut tx, batch.as_deref(), now).await.map_err(fail)?;
+            let rows = payouts::confirm(&mut tx, batch.as_deref(), now)
+                .await
+                .map_err(fail)?;
             tx.commit().await.map_err(fail)?;
             let total: i64 = rows.iter().map(|r| r.amount).sum();
             output(
                 json,
                 json!({"confirmed": rows, "total": Money::from_minor(total)}),
-                || format!("recorded {} payouts totalling {} as paid", rows.len(), Money::from_minor(total)),
+                || {
+                    format!(
+                        "recorded {} payouts totalling {} as paid",
+                        rows.len(),
+                        Money::from_minor(total)
+                    )
+                },
             );
         }
     }
@@ -320,7 +390,14 @@ async fn admin(store: &Store, settings: &Settings, json: bool, command: Admin) -
 
 fn payouts_csv(rows: &[payouts::PayoutRow], settings: &Settings) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["payout_id", "username", "amount", "currency", "requested_at", "batch"])?;
+    writer.write_record([
+        "payout_id",
+        "username",
+        "amount",
+        "currency",
+        "requested_at",
+        "batch",
+    ])?;
     for row in rows {
         writer.write_record([
             row.id.to_string(),
@@ -331,5 +408,7 @@ fn payouts_csv(rows: &[payouts::PayoutRow], settings: &Settings) -> Result<Vec<u
             row.batch.clone().unwrap_or_default(),
         ])?;
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
 }

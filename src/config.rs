@@ -5,14 +5,14 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::money::{Currency, FeeRate, Money};
 use crate::domain::ParseError;
+use crate::domain::money::{Currency, FeeRate, Money};
 
 /// The configuration as written by the admin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,7 +87,9 @@ impl<'de> Deserialize<'de> for DecimalText {
                 f.write_str("a decimal number such as \"0.10\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
-                Decimal::from_str(v.trim()).map(DecimalText).map_err(E::custom)
+                Decimal::from_str(v.trim())
+                    .map(DecimalText)
+                    .map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
                 Ok(DecimalText(Decimal::from(v)))
@@ -145,10 +147,13 @@ impl Config {
 
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let base_url = match &self.public_url {
-            Some(url) => Url::parse(url)
-                .map_err(|e| ParseError::new("public_url", e.to_string()))?,
-            None if self.domain == "localhost" => Url::parse(&format!("http://localhost:{}", self.port))
-                .map_err(|e| ParseError::new("port", e.to_string()))?,
+            Some(url) => {
+                Url::parse(url).map_err(|e| ParseError::new("public_url", e.to_string()))?
+            }
+            None if self.domain == "localhost" => {
+                Url::parse(&format!("http://localhost:{}", self.port))
+                    .map_err(|e| ParseError::new("port", e.to_string()))?
+            }
             None => Url::parse(&format!("https://{}", self.domain))
                 .map_err(|e| ParseError::new("domain", e.to_string()))?,
         };
@@ -187,9 +192,13 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn the_file_and_the_environment_override_defaults_exactly() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("fedflattr.toml", "domain = \"flattr.example\"\nfee_rate = \"0.075\"")?;
+            jail.create_file(
+                "fedflattr.toml",
+                "domain = \"flattr.example\"\nfee_rate = \"0.075\"",
+            )?;
             jail.set_env("FEDFLATTR_MIN_BUDGET", "5.5");
             jail.set_env("FEDFLATTR_PORT", "9000");
             let settings = Config::load(None).unwrap().settings().unwrap();

@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn owners_cannot_flattr_their_own_things_and_the_penniless_cannot_flattr() {
-        assert_eq!(check_flattr(1, 1, Money::from_minor(1)), Err(FlattrRefusal::FlattrOwner));
+        assert_eq!(
+            check_flattr(1, 1, Money::from_minor(1)),
+            Err(FlattrRefusal::FlattrOwner)
+        );
         assert_eq!(check_flattr(1, 2, Money::ZERO), Err(FlattrRefusal::NoMeans));
         assert_eq!(check_flattr(1, 2, Money::from_minor(1)), Ok(()));
     }

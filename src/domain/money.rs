@@ -49,7 +49,8 @@ impl Money {
             && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
             && digits.bytes().filter(|b| *b == b'.').count() <= 1
             && digits.bytes().any(|b| b.is_ascii_digit());
-        let not_decimal = || ParseError::new(field, format!("{text:?} is not a decimal amount like 2.50"));
+        let not_decimal =
+            || ParseError::new(field, format!("{text:?} is not a decimal amount like 2.50"));
         if !plain {
             return Err(not_decimal());
         }
@@ -132,10 +133,15 @@ impl FeeRate {
             return Err(ParseError::new(field, "must be between 0 and 1"));
         }
         if value.scale() > 4 {
-            return Err(ParseError::new(field, "at most 4 decimal places are allowed"));
+            return Err(ParseError::new(
+                field,
+                "at most 4 decimal places are allowed",
+            ));
         }
         let parts = (value * Decimal::from(Self::DENOMINATOR)).trunc();
-        Ok(FeeRate(parts.to_string().parse().expect("0..=10000 fits i64")))
+        Ok(FeeRate(
+            parts.to_string().parse().expect("0..=10000 fits i64"),
+        ))
     }
 
     /// Ten-thousandths of the spend that the instance keeps.
@@ -188,13 +194,19 @@ mod tests {
     fn payable_amounts_parse_to_exact_ten_thousandths() {
         assert_eq!(Money::parse_payable("a", "2.00").unwrap(), Money(20_000));
         assert_eq!(Money::parse_payable("a", "0.1").unwrap(), Money(1_000));
-        assert_eq!(Money::parse_payable("a", "1000000000").unwrap().minor(), MAX_UNITS * UNIT);
+        assert_eq!(
+            Money::parse_payable("a", "1000000000").unwrap().minor(),
+            MAX_UNITS * UNIT
+        );
     }
 
     #[test]
     fn negative_over_precise_huge_and_garbage_amounts_are_refused() {
         for text in ["-1", "0.001", "1000000000.01", "abc", "", "1e3", "NaN"] {
-            assert!(Money::parse_payable("a", text).is_err(), "{text} was accepted");
+            assert!(
+                Money::parse_payable("a", text).is_err(),
+                "{text} was accepted"
+            );
         }
     }
 

@@ -1,8 +1,10 @@
 //! Password hashing with argon2id (the `argon2` crate's defaults, OWASP's recommendation).
 //! CPU-heavy by design: callers run it off the async threads.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 
 use super::username::NewPassword;
 
@@ -18,7 +20,11 @@ pub fn hash(password: &NewPassword) -> String {
 /// nothing rather than failing the request.
 pub fn verify(stored: &str, candidate: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|parsed| Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(candidate.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -21,7 +21,8 @@ impl Period {
         if bytes.len() != 7 || bytes[4] != b'-' {
             return Err(bad());
         }
-        if !text[..4].bytes().all(|b| b.is_ascii_digit()) || !text[5..].bytes().all(|b| b.is_ascii_digit())
+        if !text[..4].bytes().all(|b| b.is_ascii_digit())
+            || !text[5..].bytes().all(|b| b.is_ascii_digit())
         {
             return Err(bad());
         }
@@ -104,7 +105,16 @@ mod tests {
     #[test]
     fn periods_parse_only_the_canonical_spelling() {
         assert_eq!(Period::parse("2026-11").unwrap().to_string(), "2026-11");
-        for bad in ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "1999-12", "２０２６-11", "+026-11"] {
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "26-11",
+            "2026/11",
+            "1999-12",
+            "２０２６-11",
+            "+026-11",
+        ] {
             assert!(Period::parse(bad).is_err(), "{bad} was accepted");
         }
     }

@@ -60,15 +60,31 @@ mod tests {
 
     #[test]
     fn two_euros_over_three_flattrs_with_ten_percent_fee() {
-        let close = close_user(Money::from_minor(20_000), Money::from_minor(50_000), rate(1000), 3);
+        let close = close_user(
+            Money::from_minor(20_000),
+            Money::from_minor(50_000),
+            rate(1000),
+            3,
+        );
         assert_eq!(close.spend, Money::from_minor(20_000));
         assert_eq!(close.fee, Money::from_minor(2_000));
         assert_eq!(
             close.shares,
-            vec![Money::from_minor(6_000), Money::from_minor(6_000), Money::from_minor(6_000)]
+            vec![
+                Money::from_minor(6_000),
+                Money::from_minor(6_000),
+                Money::from_minor(6_000)
+            ]
         );
         let odd = split_equally(Money::from_minor(10_000), 3);
-        assert_eq!(odd, vec![Money::from_minor(3_334), Money::from_minor(3_333), Money::from_minor(3_333)]);
+        assert_eq!(
+            odd,
+            vec![
+                Money::from_minor(3_334),
+                Money::from_minor(3_333),
+                Money::from_minor(3_333)
+            ]
+        );
     }
 
     proptest! {

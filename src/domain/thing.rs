@@ -5,7 +5,9 @@ use url::Url;
 use super::ParseError;
 
 /// Flattr's categories, kept so that old buttons and API clients keep working.
-pub const CATEGORIES: &[&str] = &["text", "images", "video", "audio", "software", "people", "rest"];
+pub const CATEGORIES: &[&str] = &[
+    "text", "images", "video", "audio", "software", "people", "rest",
+];
 
 /// The URL of a thing: absolute `http` or `https`, without a fragment (a fragment names a
 /// place in a page, not a different thing).
@@ -60,7 +62,10 @@ pub fn parse_title(text: &str) -> Result<String, ParseError> {
 
 pub fn parse_description(text: &str) -> Result<String, ParseError> {
     if text.chars().count() > 10_000 {
-        return Err(ParseError::new("description", "must be at most 10000 characters"));
+        return Err(ParseError::new(
+            "description",
+            "must be at most 10000 characters",
+        ));
     }
     Ok(text.trim().to_owned())
 }
@@ -95,10 +100,15 @@ pub fn parse_language(text: &str) -> Result<String, ParseError> {
     }
     let mut parts = text.split('-');
     let primary = parts.next().unwrap_or_default();
-    let primary_ok = (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
-    let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let primary_ok =
+        (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
     if !primary_ok || !rest_ok {
-        return Err(ParseError::new("language", format!("{text:?} is not a language tag like en or en-GB")));
+        return Err(ParseError::new(
+            "language",
+            format!("{text:?} is not a language tag like en or en-GB"),
+        ));
     }
     Ok(text)
 }
@@ -122,10 +132,17 @@ mod tests {
     #[test]
     fn thing_urls_must_be_absolute_web_urls_and_lose_their_fragment() {
         assert_eq!(
-            ThingUrl::parse("https://blog.example/post#comments").unwrap().as_str(),
+            ThingUrl::parse("https://blog.example/post#comments")
+                .unwrap()
+                .as_str(),
             "https://blog.example/post"
         );
-        for bad in ["blog.example/post", "ftp://x.example/a", "javascript:alert(1)", "https://"] {
+        for bad in [
+            "blog.example/post",
+            "ftp://x.example/a",
+            "javascript:alert(1)",
+            "https://",
+        ] {
             assert!(ThingUrl::parse(bad).is_err(), "{bad} was accepted");
         }
     }
@@ -177,10 +194,16 @@ impl AutoSubmit {
         let owner = param("user_id")
             .or_else(|| param("user"))
             .ok_or_else(|| ParseError::new("url", "an auto-submit URL needs user_id=OWNER"))?;
-        let target = param("url").ok_or_else(|| ParseError::new("url", "an auto-submit URL needs url=…"))?;
+        let target =
+            param("url").ok_or_else(|| ParseError::new("url", "an auto-submit URL needs url=…"))?;
         let target = ThingUrl::parse(&target)?;
         let tags: Vec<String> = param("tags")
-            .map(|t| t.split(',').filter(|s| !s.trim().is_empty()).map(str::to_owned).collect())
+            .map(|t| {
+                t.split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let fields = ThingFields {
             title: parse_title(&param("title").unwrap_or_else(|| target.as_str().to_owned()))?,
@@ -190,7 +213,11 @@ impl AutoSubmit {
             category: parse_category(&param("category").unwrap_or_else(|| "rest".into()))?,
             hidden: matches!(param("hidden").as_deref(), Some("1" | "true")),
         };
-        Ok(Some(AutoSubmit { owner, url: target, fields }))
+        Ok(Some(AutoSubmit {
+            owner,
+            url: target,
+            fields,
+        }))
     }
 }
 
@@ -215,7 +242,8 @@ mod auto_submit_tests {
     #[test]
     fn other_urls_are_not_auto_submit_urls() {
         let base = Url::parse("http://localhost:8080").unwrap();
-        let elsewhere = Url::parse("http://other.example/submit/auto?user_id=a&url=http://x.example").unwrap();
+        let elsewhere =
+            Url::parse("http://other.example/submit/auto?user_id=a&url=http://x.example").unwrap();
         assert_eq!(AutoSubmit::parse(&elsewhere, &base).unwrap(), None);
         let no_target = Url::parse("http://localhost:8080/submit/auto?user_id=a").unwrap();
         assert!(AutoSubmit::parse(&no_target, &base).is_err());

@@ -13,7 +13,10 @@ impl Username {
     pub fn parse(text: &str) -> Result<Username, ParseError> {
         let lower = text.trim().to_ascii_lowercase();
         if lower.is_empty() || lower.len() > 30 {
-            return Err(ParseError::new("username", "must be 1 to 30 characters long"));
+            return Err(ParseError::new(
+                "username",
+                "must be 1 to 30 characters long",
+            ));
         }
         if !lower
             .bytes()
@@ -46,10 +49,16 @@ impl NewPassword {
     pub fn parse(text: &str) -> Result<NewPassword, ParseError> {
         let chars = text.chars().count();
         if chars < 8 {
-            return Err(ParseError::new("password", "must be at least 8 characters long"));
+            return Err(ParseError::new(
+                "password",
+                "must be at least 8 characters long",
+            ));
         }
         if text.len() > 256 {
-            return Err(ParseError::new("password", "must be at most 256 bytes long"));
+            return Err(ParseError::new(
+                "password",
+                "must be at most 256 bytes long",
+            ));
         }
         Ok(NewPassword(text.to_owned()))
     }
@@ -66,7 +75,14 @@ mod tests {
     #[test]
     fn handles_are_lower_cased_and_limited_to_mastodon_characters() {
         assert_eq!(Username::parse("Alice_1").unwrap().as_str(), "alice_1");
-        for bad in ["", "a b", "alice@example.org", "ålice", "a-b", &"x".repeat(31)] {
+        for bad in [
+            "",
+            "a b",
+            "alice@example.org",
+            "ålice",
+            "a-b",
+            &"x".repeat(31),
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad} was accepted");
         }
     }

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json};
-use super::AppState;
 use crate::domain::money::Money;
 use crate::ledger::payouts::{self, PayoutRow};
 use crate::store::{earnings, users};
@@ -82,7 +82,10 @@ pub struct PayoutRequest {
 /// My earnings per closed period and per thing.
 #[utoipa::path(get, path = "/user/earnings", tag = "earnings", security(("bearer" = [])),
     responses((status = 200, body = Earnings)))]
-async fn my_earnings(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Earnings>, ApiError> {
+async fn my_earnings(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<Earnings>, ApiError> {
     let pool = state.store.pool();
     let balance = users::balance(pool, auth.id, "earnings").await?;
     let by_period = earnings::by_period(pool, auth.id).await?;
@@ -94,11 +97,20 @@ async fn my_earnings(State(state): State<AppState>, auth: AuthUser) -> Result<Js
         payout_minimum: state.settings.payout_minimum,
         by_period: by_period
             .into_iter()
-            .map(|l| PeriodLine { period: l.period, flattrs: l.flattrs, amount: Money::from_minor(l.amount) })
+            .map(|l| PeriodLine {
+                period: l.period,
+                flattrs: l.flattrs,
+                amount: Money::from_minor(l.amount),
+            })
             .collect(),
         by_thing: by_thing
             .into_iter()
-            .map(|l| ThingLine { thing_id: l.thing_id, title: l.title, flattrs: l.flattrs, amount: Money::from_minor(l.amount) })
+            .map(|l| ThingLine {
+                thing_id: l.thing_id,
+                title: l.title,
+                flattrs: l.flattrs,
+                amount: Money::from_minor(l.amount),
+            })
             .collect(),
     }))
 }
@@ -106,7 +118,10 @@ async fn my_earnings(State(state): State<AppState>, auth: AuthUser) -> Result<Js
 /// My payouts, newest first.
 #[utoipa::path(get, path = "/user/payouts", tag = "earnings", security(("bearer" = [])),
     responses((status = 200, body = [Payout])))]
-async fn my_payouts(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Vec<Payout>>, ApiError> {
+async fn my_payouts(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<Vec<Payout>>, ApiError> {
     let rows = payouts::of_user(state.store.pool(), auth.id).await?;
     Ok(Json(rows.into_iter().map(payout_view).collect()))
 }
@@ -114,10 +129,25 @@ async fn my_payouts(State(state): State<AppState>, auth: AuthUser) -> Result<Jso
 /// Requests a payout of earnings (at least the instance's payout minimum).
 #[utoipa::path(post, path = "/user/payouts", tag = "earnings", security(("bearer" = [])), request_body = PayoutRequest,
     responses((status = 201, body = Payout), (status = 422, body = ErrorBody, description = "below_minimum, insufficient_funds")))]
-async fn request_payout(State(state): State<AppState>, auth: AuthUser, Json(body): Json<PayoutRequest>) -> Result<(StatusCode, Json<Payout>), ApiError> {
-    let amount = body.amount.as_deref().map(|a| Money::parse_payable("amount", a)).transpose()?;
+async fn request_payout(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<PayoutRequest>,
+) -> Result<(StatusCode, Json<Payout>), ApiError> {
+    let amount = body
+        .amount
+        .as_deref()
+        .map(|a| Money::parse_payable("amount", a))
+        .transpose()?;
     let mut tx = state.store.begin().await?;
-    let row = payouts::request(&mut tx, auth.id, amount, state.settings.payout_minimum, state.clock.now()).await?;
+    let row = payouts::request(
+        &mut tx,
+        auth.id,
+        amount,
+        state.settings.payout_minimum,
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(payout_view(row))))
 }

@@ -5,13 +5,13 @@
 //! opaquely, so database details never reach a client.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::flattr::FlattrRefusal;
 use crate::domain::ParseError;
+use crate::domain::flattr::FlattrRefusal;
 use crate::ledger::LedgerError;
 use crate::settle::close::CloseError;
 use crate::store::StoreError;
@@ -55,7 +55,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     fn internal(error: &dyn std::fmt::Display) -> Self {
@@ -77,9 +81,10 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -112,7 +117,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => Self::not_found(what),
             StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            StoreError::Forbidden(_) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
             StoreError::Refused(refusal) => refusal.into(),
             StoreError::Invalid(parse) => parse.into(),
             StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Directory(..) => {
@@ -125,15 +132,21 @@ impl From<StoreError> for ApiError {
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         match e {
-            LedgerError::BelowMinimum { .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "below_minimum", e.to_string())
-            }
-            LedgerError::Insufficient { .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds", e.to_string())
-            }
-            LedgerError::NotPositive => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameters", e.to_string())
-            }
+            LedgerError::BelowMinimum { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "below_minimum",
+                e.to_string(),
+            ),
+            LedgerError::Insufficient { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "insufficient_funds",
+                e.to_string(),
+            ),
+            LedgerError::NotPositive => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_parameters",
+                e.to_string(),
+            ),
             LedgerError::Store(store) => store.into(),
             LedgerError::Unbalanced { .. } => Self::internal(&e),
         }
@@ -172,12 +185,20 @@ impl From<JsonRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_parameters", rejection.body_text())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameters",
+            rejection.body_text(),
+        )
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_parameters", rejection.body_text())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameters",
+            rejection.body_text(),
+        )
     }
 }

@@ -2,11 +2,11 @@
 //! bearer-token user.
 
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 
-use super::error::ApiError;
 use super::AppState;
+use super::error::ApiError;
 use crate::store::tokens;
 
 /// `axum::Json`, but a malformed or oversized body is answered with our JSON error.
@@ -38,12 +38,19 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|token| !token.is_empty() && token.len() <= 128)
             .ok_or_else(ApiError::unauthorized)?;
@@ -63,9 +70,14 @@ pub struct MaybeUser(pub Option<AuthUser>);
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            AuthUser::from_request_parts(parts, state).await.map(|u| MaybeUser(Some(u)))
+            AuthUser::from_request_parts(parts, state)
+                .await
+                .map(|u| MaybeUser(Some(u)))
         } else {
             Ok(MaybeUser(None))
         }

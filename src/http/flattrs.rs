@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path, Query};
-use super::AppState;
 use crate::domain::period::Period;
 use crate::domain::thing::{AutoSubmit, ThingUrl};
 use crate::store::flattrs::{self, FlattrRow};
-use crate::store::{things, users, StoreError, Tx};
+use crate::store::{StoreError, Tx, things, users};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -63,7 +63,11 @@ pub fn view(row: FlattrRow) -> Flattr {
     responses((status = 201, body = Flattr), (status = 402, body = ErrorBody, description = "no_means"),
               (status = 403, body = ErrorBody, description = "flattr_owner"), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "flattr_once")))]
-async fn flattr_thing(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<(StatusCode, Json<Flattr>), ApiError> {
+async fn flattr_thing(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Flattr>), ApiError> {
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let row = flattrs::create(&mut tx, auth.id, id, Period::containing(now), None, now).await?;
@@ -90,10 +94,15 @@ pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i6
         }
         let owner = match users::by_name(&mut **tx, &auto.owner).await {
             Ok(owner) => owner,
-            Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("the owner named by the auto-submit URL")),
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::not_found(
+                    "the owner named by the auto-submit URL",
+                ));
+            }
             Err(e) => return Err(e.into()),
         };
-        let thing = things::create(tx, owner.id, &auto.url, &auto.fields, state.clock.now()).await?;
+        let thing =
+            things::create(tx, owner.id, &auto.url, &auto.fields, state.clock.now()).await?;
         return Ok(thing.id);
     }
     if let Some(thing) = things::by_url(&mut **tx, url.as_str()).await? {
@@ -101,10 +110,13 @@ pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i6
     }
     // Our own thing pages, /things/ID.
     let ours = url.as_url().origin() == base.origin();
-    if let Some(id) = url.as_url().path().strip_prefix("/things/").filter(|_| ours) {
-        if let Ok(id) = id.parse::<i64>() {
-            return Ok(things::by_id(&mut **tx, id).await?.id);
-        }
+    let page_id = url
+        .as_url()
+        .path()
+        .strip_prefix("/things/")
+        .filter(|_| ours);
+    if let Some(Ok(id)) = page_id.map(str::parse::<i64>) {
+        return Ok(things::by_id(&mut **tx, id).await?.id);
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
@@ -117,11 +129,23 @@ pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i6
 #[utoipa::path(post, path = "/flattr", tag = "flattrs", security(("bearer" = [])), request_body = FlattrRequest,
     responses((status = 201, body = Flattr), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn flattr_url(State(state): State<AppState>, auth: AuthUser, Json(body): Json<FlattrRequest>) -> Result<(StatusCode, Json<Flattr>), ApiError> {
+async fn flattr_url(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<FlattrRequest>,
+) -> Result<(StatusCode, Json<Flattr>), ApiError> {
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let thing_id = resolve_url(&state, &mut tx, &body.url).await?;
-    let row = flattrs::create(&mut tx, auth.id, thing_id, Period::containing(now), None, now).await?;
+    let row = flattrs::create(
+        &mut tx,
+        auth.id,
+        thing_id,
+        Period::containing(now),
+        None,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -135,7 +159,11 @@ pub struct PeriodQuery {
 /// My flattrs, newest first, of one period or all.
 #[utoipa::path(get, path = "/user/flattrs", tag = "flattrs", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, body = [Flattr]), (status = 422, body = ErrorBody)))]
-async fn my_flattrs(State(state): State<AppState>, auth: AuthUser, Query(query): Query<PeriodQuery>) -> Result<Json<Vec<Flattr>>, ApiError> {
+async fn my_flattrs(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Json<Vec<Flattr>>, ApiError> {
     let period = query.period.as_deref().map(Period::parse).transpose()?;
     let rows = flattrs::of_user(state.store.pool(), auth.id, period).await?;
     Ok(Json(rows.into_iter().map(view).collect()))
@@ -144,7 +172,11 @@ async fn my_flattrs(State(state): State<AppState>, auth: AuthUser, Query(query):
 /// Undoes a flattr of a period that has not closed.
 #[utoipa::path(delete, path = "/flattrs/{id}", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "period_closed")))]
-async fn undo_flattr(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn undo_flattr(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
     flattrs::undo(&mut tx, id, auth.id).await?;
     tx.commit().await?;

@@ -12,10 +12,10 @@ pub mod users;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -108,7 +108,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Ready when the database answers.
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
     sqlx::query("SELECT 1").execute(state.store.pool()).await?;
     Ok(axum::Json(serde_json::json!({"status": "ok"})))
 }

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path};
 use super::flattrs::resolve_url;
-use super::AppState;
-use crate::domain::period::Period;
 use crate::domain::ParseError;
+use crate::domain::period::Period;
 use crate::store::subscriptions::{self, SubscriptionRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -74,7 +74,10 @@ pub struct SubscriptionUpdate {
 /// My subscriptions, newest first.
 #[utoipa::path(get, path = "/user/subscriptions", tag = "subscriptions", security(("bearer" = [])),
     responses((status = 200, body = [Subscription])))]
-async fn list(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Vec<Subscription>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<Vec<Subscription>>, ApiError> {
     let rows = subscriptions::of_user(state.store.pool(), auth.id).await?;
     Ok(Json(rows.into_iter().map(view).collect()))
 }
@@ -84,7 +87,11 @@ async fn list(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Vec<
     request_body = NewSubscription,
     responses((status = 201, body = Subscription), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn subscribe(State(state): State<AppState>, auth: AuthUser, Json(body): Json<NewSubscription>) -> Result<(StatusCode, Json<Subscription>), ApiError> {
+async fn subscribe(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<NewSubscription>,
+) -> Result<(StatusCode, Json<Subscription>), ApiError> {
     if ![3, 6, 12].contains(&body.periods) {
         return Err(ParseError::new("periods", "must be 3, 6 or 12").into());
     }
@@ -95,7 +102,15 @@ async fn subscribe(State(state): State<AppState>, auth: AuthUser, Json(body): Js
         (None, Some(url)) => resolve_url(&state, &mut tx, url).await?,
         _ => return Err(ParseError::new("thing_id", "give either thing_id or url").into()),
     };
-    let row = subscriptions::create(&mut tx, auth.id, thing_id, body.periods, Period::containing(now), now).await?;
+    let row = subscriptions::create(
+        &mut tx,
+        auth.id,
+        thing_id,
+        body.periods,
+        Period::containing(now),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -120,7 +135,11 @@ async fn update(
 #[utoipa::path(delete, path = "/user/subscriptions/{id}", tag = "subscriptions", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Subscription), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn stop(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<Json<Subscription>, ApiError> {
+async fn stop(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Subscription>, ApiError> {
     let mut tx = state.store.begin().await?;
     let row = subscriptions::stop(&mut tx, id, auth.id, state.clock.now()).await?;
     tx.commit().await?;

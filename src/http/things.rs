@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, MaybeUser, Path, Query};
-use super::AppState;
 use crate::domain::thing::{
-    parse_category, parse_description, parse_language, parse_tags, parse_title, ThingFields, ThingUrl,
+    ThingFields, ThingUrl, parse_category, parse_description, parse_language, parse_tags,
+    parse_title,
 };
 use crate::store::things::{self, ThingRow};
 use crate::store::users;
@@ -104,7 +105,9 @@ pub fn view(state: &AppState, row: ThingRow) -> Thing {
         language: row.language,
         category: row.category,
         hidden: row.hidden != 0,
-        owner: Owner { username: row.owner },
+        owner: Owner {
+            username: row.owner,
+        },
         flattrs: row.flattrs,
         created_at: crate::store::from_epoch(row.created_at),
         updated_at: crate::store::from_epoch(row.updated_at),
@@ -114,7 +117,11 @@ pub fn view(state: &AppState, row: ThingRow) -> Thing {
 /// Registers a thing owned by the signed-in user.
 #[utoipa::path(post, path = "/things", tag = "things", security(("bearer" = [])), request_body = NewThing,
     responses((status = 201, body = Thing), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_thing(State(state): State<AppState>, auth: AuthUser, Json(body): Json<NewThing>) -> Result<(StatusCode, Json<Thing>), ApiError> {
+async fn create_thing(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<NewThing>,
+) -> Result<(StatusCode, Json<Thing>), ApiError> {
     let url = ThingUrl::parse(&body.url)?;
     let fields = ThingFields {
         title: parse_title(&body.title)?,
@@ -139,7 +146,10 @@ pub struct LookupQuery {
 /// Finds the thing registered for a URL.
 #[utoipa::path(get, path = "/things/lookup", tag = "things", params(LookupQuery),
     responses((status = 200, body = Thing), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn lookup(State(state): State<AppState>, Query(query): Query<LookupQuery>) -> Result<Json<Thing>, ApiError> {
+async fn lookup(
+    State(state): State<AppState>,
+    Query(query): Query<LookupQuery>,
+) -> Result<Json<Thing>, ApiError> {
     let url = ThingUrl::parse(&query.url)?;
     let row = things::by_url(state.store.pool(), url.as_str())
         .await?
@@ -150,8 +160,14 @@ async fn lookup(State(state): State<AppState>, Query(query): Query<LookupQuery>)
 /// One thing.
 #[utoipa::path(get, path = "/things/{id}", tag = "things", params(("id" = i64, Path)),
     responses((status = 200, body = Thing), (status = 404, body = ErrorBody)))]
-async fn get_thing(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Thing>, ApiError> {
-    Ok(Json(view(&state, things::by_id(state.store.pool(), id).await?)))
+async fn get_thing(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Thing>, ApiError> {
+    Ok(Json(view(
+        &state,
+        things::by_id(state.store.pool(), id).await?,
+    )))
 }
 
 /// Edits your own thing.
@@ -168,7 +184,9 @@ async fn update_thing(
     let current = things::by_id(&mut *tx, id).await?;
     let fields = ThingFields {
         title: parse_title(body.title.as_deref().unwrap_or(&current.title))?,
-        description: parse_description(body.description.as_deref().unwrap_or(&current.description))?,
+        description: parse_description(
+            body.description.as_deref().unwrap_or(&current.description),
+        )?,
         tags: parse_tags(&body.tags.unwrap_or_else(|| current.tags()))?,
         language: parse_language(body.language.as_deref().unwrap_or(&current.language))?,
         category: parse_category(body.category.as_deref().unwrap_or(&current.category))?,
@@ -182,7 +200,11 @@ async fn update_thing(
 /// Deletes your own thing; its flattrs in open periods are withdrawn.
 #[utoipa::path(delete, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_thing(State(state): State<AppState>, auth: AuthUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_thing(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
     things::delete(&mut tx, id, auth.id, state.clock.now()).await?;
     tx.commit().await?;
@@ -201,5 +223,7 @@ async fn things_of_user(
     let owner = users::by_name(pool, &username).await?;
     let own = viewer.0.is_some_and(|v| v.id == owner.id);
     let rows = things::by_owner(pool, owner.id, own).await?;
-    Ok(Json(rows.into_iter().map(|row| view(&state, row)).collect()))
+    Ok(Json(
+        rows.into_iter().map(|row| view(&state, row)).collect(),
+    ))
 }

@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path};
-use super::AppState;
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::domain::split::close_user;
 use crate::domain::username::{NewPassword, Username};
-use crate::domain::{password, ParseError};
-use crate::store::{flattrs, tokens, users, StoreError};
+use crate::domain::{ParseError, password};
+use crate::store::{StoreError, flattrs, tokens, users};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -120,7 +120,11 @@ pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
         current_period: CurrentPeriod {
             period: period.to_string(),
             flattrs: count,
-            cost: if count > 0 { estimate.spend } else { Money::ZERO },
+            cost: if count > 0 {
+                estimate.spend
+            } else {
+                Money::ZERO
+            },
             per_flattr: estimate.shares.last().copied().unwrap_or(Money::ZERO),
         },
     })
@@ -129,27 +133,60 @@ pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
 /// Signs up and returns a bearer token. The budget starts at the instance minimum.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = Credentials,
     responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn sign_up(State(state): State<AppState>, Json(body): Json<Credentials>) -> Result<(StatusCode, Json<Session>), ApiError> {
+async fn sign_up(
+    State(state): State<AppState>,
+    Json(body): Json<Credentials>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
     let username = Username::parse(&body.username)?;
     let password = NewPassword::parse(&body.password)?;
     let hash = tokio::task::spawn_blocking(move || password::hash(&password))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                e.to_string(),
+            )
+        })?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let user = users::create(&mut tx, &username, &hash, state.settings.min_budget, false, now).await?;
+    let user = users::create(
+        &mut tx,
+        &username,
+        &hash,
+        state.settings.min_budget,
+        false,
+        now,
+    )
+    .await?;
     let token = tokens::issue(&mut tx, user.id, now).await?;
     tx.commit().await?;
     tracing::info!(user = %username, "signed up");
     let me = me_view(&state, user.id).await?;
-    Ok((StatusCode::CREATED, Json(Session { access_token: token, token_type: "bearer", user: me })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            access_token: token,
+            token_type: "bearer",
+            user: me,
+        }),
+    ))
 }
 
 /// Logs in with username and password and returns a new bearer token.
 #[utoipa::path(post, path = "/tokens", tag = "users", request_body = Credentials,
     responses((status = 201, body = Session), (status = 401, body = ErrorBody)))]
-async fn log_in(State(state): State<AppState>, Json(body): Json<Credentials>) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password");
+async fn log_in(
+    State(state): State<AppState>,
+    Json(body): Json<Credentials>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let wrong = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong username or password",
+        )
+    };
     let user = match users::by_name(state.store.pool(), &body.username).await {
         Ok(user) => user,
         Err(StoreError::NotFound(_)) => return Err(wrong()),
@@ -167,7 +204,14 @@ async fn log_in(State(state): State<AppState>, Json(body): Json<Credentials>) ->
     let token = tokens::issue(&mut tx, user.id, state.clock.now()).await?;
     tx.commit().await?;
     let me = me_view(&state, user.id).await?;
-    Ok((StatusCode::CREATED, Json(Session { access_token: token, token_type: "bearer", user: me })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            access_token: token,
+            token_type: "bearer",
+            user: me,
+        }),
+    ))
 }
 
 /// Revokes the token this request is made with.
@@ -190,12 +234,19 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Me>, A
 /// Sets the monthly budget.
 #[utoipa::path(patch, path = "/user", tag = "users", security(("bearer" = [])), request_body = UserUpdate,
     responses((status = 200, body = Me), (status = 422, body = ErrorBody)))]
-async fn update_me(State(state): State<AppState>, auth: AuthUser, Json(body): Json<UserUpdate>) -> Result<Json<Me>, ApiError> {
+async fn update_me(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<UserUpdate>,
+) -> Result<Json<Me>, ApiError> {
     let budget = Money::parse_payable("budget", &body.budget)?;
     if budget < state.settings.min_budget {
         return Err(ParseError::new(
             "budget",
-            format!("must be at least the instance minimum of {}", state.settings.min_budget),
+            format!(
+                "must be at least the instance minimum of {}",
+                state.settings.min_budget
+            ),
         )
         .into());
     }
@@ -209,7 +260,10 @@ async fn update_me(State(state): State<AppState>, auth: AuthUser, Json(body): Js
 #[utoipa::path(get, path = "/users/{username}", tag = "users",
     params(("username" = String, Path)),
     responses((status = 200, body = PublicUser), (status = 404, body = ErrorBody)))]
-async fn public_user(State(state): State<AppState>, Path(username): Path<String>) -> Result<Json<PublicUser>, ApiError> {
+async fn public_user(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Json<PublicUser>, ApiError> {
     let user = users::by_name(state.store.pool(), &username).await?;
     Ok(Json(public_view(&state, &user)))
 }
@@ -228,4 +282,3 @@ pub fn public_view(state: &AppState, user: &users::UserRow) -> PublicUser {
         created_at: crate::store::from_epoch(user.created_at),
     }
 }
-

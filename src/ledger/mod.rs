@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::money::Money;
 use crate::domain::period::Period;
-use crate::store::{epoch, StoreError, Tx};
+use crate::store::{StoreError, Tx, epoch};
 
 /// An account of the books.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,10 +101,12 @@ pub async fn account_id(tx: &mut Tx, account: &Account) -> Result<i64, LedgerErr
     .bind(account.user_id())
     .execute(&mut **tx)
     .await?;
-    Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
-        .bind(account.name())
-        .fetch_one(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
+            .bind(account.name())
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 pub async fn balance(tx: &mut Tx, account: &Account) -> Result<Money, LedgerError> {
@@ -186,12 +188,14 @@ pub async fn post(
     };
     for (account, amount) in postings {
         let account_id = account_id(tx, account).await?;
-        sqlx::query("INSERT INTO postings (transaction_id, account_id, amount) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(account_id)
-            .bind(amount.minor())
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO postings (transaction_id, account_id, amount) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(amount.minor())
+        .execute(&mut **tx)
+        .await?;
     }
     seal(tx, id, reference).await?;
     Ok(Posted::New(id))
@@ -215,7 +219,10 @@ pub async fn deposit(
         "deposit",
         &format!("deposit:{reference}"),
         "funds received",
-        &[(Account::World, negative), (Account::Wallet(user_id), amount)],
+        &[
+            (Account::World, negative),
+            (Account::Wallet(user_id), amount),
+        ],
         now,
     )
     .await

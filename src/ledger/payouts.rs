@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{post, Account, LedgerError};
+use super::{Account, LedgerError, post};
 use crate::domain::money::Money;
-use crate::store::{epoch, Tx};
+use crate::store::{Tx, epoch};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct PayoutRow {
@@ -35,7 +35,9 @@ const SELECT: &str = "SELECT p.id, p.user_id, u.username, p.amount, p.state, p.b
 /// What a user could withdraw now: earnings cut down to whole cents. The sub-cent rest stays
 /// on the account and is paid once it adds up.
 pub async fn withdrawable(tx: &mut Tx, user_id: i64) -> Result<Money, LedgerError> {
-    Ok(super::balance(tx, &Account::Earnings(user_id)).await?.floor_payable())
+    Ok(super::balance(tx, &Account::Earnings(user_id))
+        .await?
+        .floor_payable())
 }
 
 /// Requests a payout of `amount`, or of everything withdrawable when `None`.
@@ -69,7 +71,10 @@ pub async fn request(
         &format!("payout-request:{id}"),
         "payout requested",
         &[
-            (Account::Earnings(user_id), Money::from_minor(-amount.minor())),
+            (
+                Account::Earnings(user_id),
+                Money::from_minor(-amount.minor()),
+            ),
             (Account::Payouts, amount),
         ],
         now,
@@ -79,10 +84,12 @@ pub async fn request(
 }
 
 pub async fn by_id(tx: &mut Tx, id: i64) -> Result<PayoutRow, LedgerError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE p.id = $1")))
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE p.id = $1")))
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 pub async fn of_user<'e, E>(db: E, user_id: i64) -> Result<Vec<PayoutRow>, LedgerError>
@@ -99,11 +106,18 @@ where
 
 /// Marks every requested payout as exported in one new batch and returns them. Exporting again
 /// returns nothing new: a payout is in exactly one export.
-pub async fn export(tx: &mut Tx, now: DateTime<Utc>) -> Result<(String, Vec<PayoutRow>), LedgerError> {
+pub async fn export(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+) -> Result<(String, Vec<PayoutRow>), LedgerError> {
     // The time for people, a random suffix so that two exports in one instant stay apart.
     let mut suffix = [0u8; 4];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut suffix);
-    let batch = format!("batch-{}-{}", now.format("%Y%m%dT%H%M%SZ"), hex::encode(suffix));
+    let batch = format!(
+        "batch-{}-{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        hex::encode(suffix)
+    );
     sqlx::query(
         "UPDATE payouts SET state = 'exported', batch = $1, exported_at = $2 WHERE state = 'requested'",
     )
@@ -122,7 +136,11 @@ pub async fn export(tx: &mut Tx, now: DateTime<Utc>) -> Result<(String, Vec<Payo
 
 /// Records exported payouts as paid (all of them, or those of one batch): the money leaves the
 /// books for the outside world.
-pub async fn confirm(tx: &mut Tx, batch: Option<&str>, now: DateTime<Utc>) -> Result<Vec<PayoutRow>, LedgerError> {
+pub async fn confirm(
+    tx: &mut Tx,
+    batch: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<PayoutRow>, LedgerError> {
     let rows: Vec<PayoutRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE p.state = 'exported' AND ($1 = '' OR p.batch = $1) ORDER BY p.id"
     )))

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::domain::money::{FeeRate, Money};
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, LedgerError, Posted};
-use crate::store::{epoch, subscriptions, Store, StoreError, Tx};
+use crate::store::{Store, StoreError, Tx, epoch, subscriptions};
 
 /// The stages of a close, in order. The number is what `periods.stage` holds after the stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -50,7 +50,9 @@ impl Stage {
     }
 
     fn next(self) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|s| *s as i64 == self as i64 + 1)
+        Stage::ALL
+            .into_iter()
+            .find(|s| *s as i64 == self as i64 + 1)
     }
 }
 
@@ -130,7 +132,10 @@ pub async fn close(
         tx.commit().await?;
         tracing::info!(%period, stage = ?next, "close stage committed");
         if options.fail_after == Some(next) {
-            return Err(CloseError::Injected { period, stage: next });
+            return Err(CloseError::Injected {
+                period,
+                stage: next,
+            });
         }
     }
     report(store, period, already_closed).await
@@ -321,7 +326,11 @@ async fn move_money(
     Ok(())
 }
 
-async fn report(store: &Store, period: Period, already_closed: bool) -> Result<CloseReport, CloseError> {
+async fn report(
+    store: &Store,
+    period: Period,
+    already_closed: bool,
+) -> Result<CloseReport, CloseError> {
     let (users, spent, fees): (i64, i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), CAST(COALESCE(SUM(spend), 0) AS BIGINT), CAST(COALESCE(SUM(fee), 0) AS BIGINT)
          FROM close_spends WHERE period = $1",

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::close::{close, CloseError, CloseOptions, CloseReport};
+use super::close::{CloseError, CloseOptions, CloseReport, close};
 use crate::domain::money::FeeRate;
 use crate::domain::period::Period;
 use crate::store::Store;
@@ -25,7 +25,11 @@ pub async fn due(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, Close
 }
 
 /// Closes all due periods once.
-pub async fn close_due(store: &Store, rate: FeeRate, now: DateTime<Utc>) -> Result<Vec<CloseReport>, CloseError> {
+pub async fn close_due(
+    store: &Store,
+    rate: FeeRate,
+    now: DateTime<Utc>,
+) -> Result<Vec<CloseReport>, CloseError> {
     let mut reports = Vec::new();
     for period in due(store, now).await? {
         reports.push(close(store, period, rate, now, CloseOptions::default()).await?);

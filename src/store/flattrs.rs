@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{epoch, things, users, StoreError, Tx};
-use crate::domain::flattr::{check_flattr, FlattrRefusal};
+use super::{StoreError, Tx, epoch, things, users};
+use crate::domain::flattr::{FlattrRefusal, check_flattr};
 use crate::domain::period::Period;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -18,7 +18,8 @@ pub struct FlattrRow {
     pub created_at: i64,
 }
 
-const SELECT: &str = "SELECT f.id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
+const SELECT: &str =
+    "SELECT f.id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
         f.period, f.subscription_id, f.created_at
     FROM flattrs f JOIN things t ON t.id = f.thing_id";
 
@@ -48,23 +49,24 @@ pub async fn create(
     }
     let wallet = users::balance(&mut **tx, user_id, "wallet").await?;
     check_flattr(user_id, thing.owner_id, wallet)?;
+    // The conflict is answered without an error so that the transaction stays usable on
+    // PostgreSQL (a subscription carries on when its first flattr already exists).
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO flattrs (user_id, thing_id, period, subscription_id, created_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, thing_id, period) DO NOTHING
+         RETURNING id",
     )
     .bind(user_id)
     .bind(thing_id)
     .bind(period.to_string())
     .bind(subscription_id)
     .bind(epoch(now))
-    .fetch_one(&mut **tx)
-    .await;
+    .fetch_optional(&mut **tx)
+    .await?;
     match inserted {
-        Ok(id) => by_id(&mut **tx, id).await,
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            Err(FlattrRefusal::FlattrOnce.into())
-        }
-        Err(e) => Err(e.into()),
+        Some(id) => by_id(&mut **tx, id).await,
+        None => Err(FlattrRefusal::FlattrOnce.into()),
     }
 }
 
@@ -98,24 +100,32 @@ pub async fn undo(tx: &mut Tx, flattr_id: i64, user_id: i64) -> Result<(), Store
 }
 
 /// A user's flattrs, newest first, of one period or of all.
-pub async fn of_user<'e, E>(db: E, user_id: i64, period: Option<Period>) -> Result<Vec<FlattrRow>, StoreError>
+pub async fn of_user<'e, E>(
+    db: E,
+    user_id: i64,
+    period: Option<Period>,
+) -> Result<Vec<FlattrRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let rows = match period {
-        Some(period) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE f.user_id = $1 AND f.period = $2 ORDER BY f.id DESC"
-        )))
-        .bind(user_id)
-        .bind(period.to_string())
-        .fetch_all(db)
-        .await?,
-        None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE f.user_id = $1 ORDER BY f.id DESC LIMIT 1000"
-        )))
-        .bind(user_id)
-        .fetch_all(db)
-        .await?,
+        Some(period) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT} WHERE f.user_id = $1 AND f.period = $2 ORDER BY f.id DESC"
+            )))
+            .bind(user_id)
+            .bind(period.to_string())
+            .fetch_all(db)
+            .await?
+        }
+        None => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT} WHERE f.user_id = $1 ORDER BY f.id DESC LIMIT 1000"
+            )))
+            .bind(user_id)
+            .fetch_all(db)
+            .await?
+        }
     };
     Ok(rows)
 }

@@ -50,13 +50,6 @@ pub enum StoreError {
     Directory(String, std::io::Error),
 }
 
-impl StoreError {
-    /// True for a violated UNIQUE constraint, which some callers turn into a domain answer.
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
-    }
-}
-
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -85,7 +78,11 @@ impl Store {
         if backend == Backend::Sqlite {
             ensure_sqlite_directory(&url)?;
             if !url.contains("mode=") {
-                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
             }
         }
         let options = AnyConnectOptions::from_str(&url)?;
@@ -154,7 +151,10 @@ fn ensure_sqlite_directory(url: &str) -> Result<(), StoreError> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent)
             .map_err(|e| StoreError::Directory(parent.display().to_string(), e))?;
     }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{epoch, flattrs, things, StoreError, Tx};
+use super::{StoreError, Tx, epoch, flattrs, things};
 use crate::domain::flattr::FlattrRefusal;
 use crate::domain::period::Period;
 
@@ -38,7 +38,8 @@ pub async fn create(
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO subscriptions (user_id, thing_id, periods_total, periods_left, paused,
                                     last_period, created_at)
-         VALUES ($1, $2, $3, $4, 0, $5, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, 0, $5, $6)
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(user_id)
     .bind(thing_id)
@@ -46,16 +47,12 @@ pub async fn create(
     .bind(periods - 1)
     .bind(current.to_string())
     .bind(epoch(now))
-    .fetch_one(&mut **tx)
-    .await;
-    let id = match inserted {
-        Ok(id) => id,
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            return Err(StoreError::Conflict(
-                "you already have a subscription to this thing".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(id) = inserted else {
+        return Err(StoreError::Conflict(
+            "you already have a subscription to this thing".into(),
+        ));
     };
     match flattrs::create(tx, user_id, thing_id, current, Some(id), now).await {
         Ok(_) | Err(StoreError::Refused(FlattrRefusal::FlattrOnce)) => {}
@@ -99,7 +96,12 @@ async fn own_live(tx: &mut Tx, id: i64, user_id: i64) -> Result<SubscriptionRow,
 }
 
 /// Pauses or resumes: a paused subscription skips renewals without using up its periods.
-pub async fn set_paused(tx: &mut Tx, id: i64, user_id: i64, paused: bool) -> Result<SubscriptionRow, StoreError> {
+pub async fn set_paused(
+    tx: &mut Tx,
+    id: i64,
+    user_id: i64,
+    paused: bool,
+) -> Result<SubscriptionRow, StoreError> {
     own_live(tx, id, user_id).await?;
     sqlx::query("UPDATE subscriptions SET paused = $1 WHERE id = $2")
         .bind(i64::from(paused))
@@ -111,7 +113,12 @@ pub async fn set_paused(tx: &mut Tx, id: i64, user_id: i64, paused: bool) -> Res
 
 /// Stops a subscription for good. The flattr it already made this period stays (undo it to
 /// withdraw it too).
-pub async fn stop(tx: &mut Tx, id: i64, user_id: i64, now: DateTime<Utc>) -> Result<SubscriptionRow, StoreError> {
+pub async fn stop(
+    tx: &mut Tx,
+    id: i64,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<SubscriptionRow, StoreError> {
     own_live(tx, id, user_id).await?;
     sqlx::query("UPDATE subscriptions SET stopped_at = $1 WHERE id = $2")
         .bind(epoch(now))
@@ -153,9 +160,11 @@ pub async fn renew(tx: &mut Tx, period: Period, now: DateTime<Utc>) -> Result<u6
     .bind(&period)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE subscriptions SET stopped_at = $1 WHERE periods_left = 0 AND stopped_at IS NULL")
-        .bind(epoch(now))
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE subscriptions SET stopped_at = $1 WHERE periods_left = 0 AND stopped_at IS NULL",
+    )
+    .bind(epoch(now))
+    .execute(&mut **tx)
+    .await?;
     Ok(inserted)
 }

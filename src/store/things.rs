@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{epoch, StoreError, Tx};
+use super::{StoreError, Tx, epoch};
 use crate::domain::thing::{ThingFields, ThingUrl};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,10 +43,13 @@ pub async fn create(
     fields: &ThingFields,
     now: DateTime<Utc>,
 ) -> Result<ThingRow, StoreError> {
+    // ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL an
+    // error aborts the whole transaction, and the caller may still want to use it.
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO things (url, owner_id, title, description, tags, language, category,
                              hidden, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         ON CONFLICT DO NOTHING
          RETURNING id",
     )
     .bind(url.as_str())
@@ -58,18 +61,17 @@ pub async fn create(
     .bind(&fields.category)
     .bind(i64::from(fields.hidden))
     .bind(epoch(now))
-    .fetch_one(&mut **tx)
-    .await;
+    .fetch_optional(&mut **tx)
+    .await?;
     match inserted {
-        Ok(id) => by_id(&mut **tx, id).await,
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+        Some(id) => by_id(&mut **tx, id).await,
+        None => {
             let existing = by_url(&mut **tx, url.as_str()).await?;
             Err(StoreError::Conflict(format!(
                 "this URL is already registered as thing {}",
                 existing.map(|t| t.id).unwrap_or_default()
             )))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -88,14 +90,20 @@ pub async fn by_url<'e, E>(db: E, url: &str) -> Result<Option<ThingRow>, StoreEr
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} AND t.url = $1")))
-        .bind(url)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} AND t.url = $1")))
+            .bind(url)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 /// Things of one owner, newest first. Hidden things are listed only to their owner.
-pub async fn by_owner<'e, E>(db: E, owner_id: i64, include_hidden: bool) -> Result<Vec<ThingRow>, StoreError>
+pub async fn by_owner<'e, E>(
+    db: E,
+    owner_id: i64,
+    include_hidden: bool,
+) -> Result<Vec<ThingRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -142,7 +150,12 @@ pub async fn update(
 /// Deletes a thing: it disappears from lookups and frees its URL, its flattrs in periods not
 /// yet closed are withdrawn (nobody should pay for what is gone) and its subscriptions stop.
 /// The row stays so that past earnings still name it.
-pub async fn delete(tx: &mut Tx, id: i64, editor_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn delete(
+    tx: &mut Tx,
+    id: i64,
+    editor_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let thing = by_id(&mut **tx, id).await?;
     if thing.owner_id != editor_id {
         return Err(StoreError::Forbidden("a thing"));
@@ -154,11 +167,13 @@ pub async fn delete(tx: &mut Tx, id: i64, editor_id: i64, now: DateTime<Utc>) ->
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE subscriptions SET stopped_at = $1 WHERE thing_id = $2 AND stopped_at IS NULL")
-        .bind(epoch(now))
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE subscriptions SET stopped_at = $1 WHERE thing_id = $2 AND stopped_at IS NULL",
+    )
+    .bind(epoch(now))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("UPDATE things SET deleted_at = $1 WHERE id = $2")
         .bind(epoch(now))
         .bind(id)

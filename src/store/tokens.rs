@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{epoch, StoreError, Tx};
+use super::{StoreError, Tx, epoch};
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{epoch, StoreError, Tx};
+use super::{StoreError, Tx, epoch};
 use crate::domain::money::Money;
 use crate::domain::username::Username;
 

@@ -1,6 +1,6 @@
 //! Sign-up, log-in, budgets and the money a user sees.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::{error_code, spawn_app};
 
@@ -16,13 +16,20 @@ async fn a_new_user_signs_up_logs_in_and_sees_an_empty_wallet_at_the_minimum_bud
     assert_eq!(me["currency"], "EUR");
 
     let login = app
-        .post("/api/v1/tokens", None, &json!({"username": "alice", "password": "correct horse"}))
+        .post(
+            "/api/v1/tokens",
+            None,
+            &json!({"username": "alice", "password": "correct horse"}),
+        )
         .await;
     assert_eq!(login.status(), 201);
     let second: Value = login.json().await.unwrap();
     let second = second["access_token"].as_str().unwrap();
     assert_ne!(second, token);
-    assert_eq!(app.get_json("/api/v1/user", Some(second)).await["username"], "alice");
+    assert_eq!(
+        app.get_json("/api/v1/user", Some(second)).await["username"],
+        "alice"
+    );
 }
 
 #[tokio::test]
@@ -31,9 +38,16 @@ async fn a_wrong_password_or_unknown_user_gets_invalid_credentials() {
     app.sign_up("alice").await;
     for (name, password) in [("alice", "not the one"), ("nobody", "correct horse")] {
         let response = app
-            .post("/api/v1/tokens", None, &json!({"username": name, "password": password}))
+            .post(
+                "/api/v1/tokens",
+                None,
+                &json!({"username": name, "password": password}),
+            )
             .await;
-        assert_eq!(error_code(response).await, (401, "invalid_credentials".into()));
+        assert_eq!(
+            error_code(response).await,
+            (401, "invalid_credentials".into())
+        );
     }
 }
 
@@ -42,7 +56,11 @@ async fn a_taken_username_is_a_conflict_whatever_its_case() {
     let app = spawn_app().await;
     app.sign_up("alice").await;
     let response = app
-        .post("/api/v1/users", None, &json!({"username": "ALICE", "password": "correct horse"}))
+        .post(
+            "/api/v1/users",
+            None,
+            &json!({"username": "ALICE", "password": "correct horse"}),
+        )
         .await;
     assert_eq!(error_code(response).await, (409, "conflict".into()));
 }
@@ -57,7 +75,11 @@ async fn usernames_must_be_fediverse_handles_and_passwords_long_enough() {
         ("alice", "short", "password"),
     ] {
         let response = app
-            .post("/api/v1/users", None, &json!({"username": name, "password": password}))
+            .post(
+                "/api/v1/users",
+                None,
+                &json!({"username": name, "password": password}),
+            )
             .await;
         assert_eq!(response.status(), 422, "{name}/{password}");
         let body: Value = response.json().await.unwrap();
@@ -70,12 +92,18 @@ async fn usernames_must_be_fediverse_handles_and_passwords_long_enough() {
 async fn the_api_needs_a_valid_bearer_token_and_log_out_revokes_it() {
     let app = spawn_app().await;
     let token = app.sign_up("alice").await;
-    assert_eq!(error_code(app.get("/api/v1/user", None).await).await, (401, "unauthorized".into()));
+    assert_eq!(
+        error_code(app.get("/api/v1/user", None).await).await,
+        (401, "unauthorized".into())
+    );
     assert_eq!(
         error_code(app.get("/api/v1/user", Some("forged")).await).await,
         (401, "unauthorized".into())
     );
-    assert_eq!(app.delete("/api/v1/tokens/current", &token).await.status(), 204);
+    assert_eq!(
+        app.delete("/api/v1/tokens/current", &token).await.status(),
+        204
+    );
     assert_eq!(app.get("/api/v1/user", Some(&token)).await.status(), 401);
 }
 
@@ -83,14 +111,25 @@ async fn the_api_needs_a_valid_bearer_token_and_log_out_revokes_it() {
 async fn a_user_sets_a_budget_at_or_above_the_instance_minimum() {
     let app = spawn_app().await;
     let token = app.sign_up("alice").await;
-    let response = app.patch("/api/v1/user", &token, &json!({"budget": "5.50"})).await;
+    let response = app
+        .patch("/api/v1/user", &token, &json!({"budget": "5.50"}))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["budget"], "5.50");
     for budget in ["1.99", "-3", "2.001", "lots"] {
-        let response = app.patch("/api/v1/user", &token, &json!({"budget": budget})).await;
-        assert_eq!(error_code(response).await, (422, "invalid_parameters".into()), "{budget}");
+        let response = app
+            .patch("/api/v1/user", &token, &json!({"budget": budget}))
+            .await;
+        assert_eq!(
+            error_code(response).await,
+            (422, "invalid_parameters".into()),
+            "{budget}"
+        );
     }
-    assert_eq!(app.get_json("/api/v1/user", Some(&token)).await["budget"], "5.50");
+    assert_eq!(
+        app.get_json("/api/v1/user", Some(&token)).await["budget"],
+        "5.50"
+    );
 }
 
 #[tokio::test]
@@ -101,11 +140,16 @@ async fn the_current_period_shows_what_it_will_cost_and_what_each_flattr_gets() 
     app.deposit("alice", "10.00").await;
     let first = app.create_thing(&bob, "https://bob.example/1", "One").await;
     let second = app.create_thing(&bob, "https://bob.example/2", "Two").await;
-    let third = app.create_thing(&bob, "https://bob.example/3", "Three").await;
+    let third = app
+        .create_thing(&bob, "https://bob.example/3", "Three")
+        .await;
 
     let me = app.get_json("/api/v1/user", Some(&alice)).await;
     assert_eq!(me["wallet"], "10.00");
-    assert_eq!(me["current_period"]["cost"], "0.00", "nothing flattred, nothing spent");
+    assert_eq!(
+        me["current_period"]["cost"], "0.00",
+        "nothing flattred, nothing spent"
+    );
 
     for thing in [first, second, third] {
         assert_eq!(app.flattr(&alice, thing).await.status(), 201);
@@ -124,7 +168,10 @@ async fn a_public_profile_shows_the_handle_and_no_money() {
     let profile = app.get_json("/api/v1/users/alice", None).await;
     assert_eq!(profile["handle"], "alice@localhost");
     assert!(profile.get("wallet").is_none());
-    assert_eq!(error_code(app.get("/api/v1/users/nobody", None).await).await, (404, "not_found".into()));
+    assert_eq!(
+        error_code(app.get("/api/v1/users/nobody", None).await).await,
+        (404, "not_found".into())
+    );
 }
 
 #[tokio::test]
@@ -133,7 +180,12 @@ async fn health_and_openapi_are_served() {
     assert_eq!(app.get_json("/healthz", None).await["status"], "ok");
     let doc = app.get_json("/api/v1/openapi.json", None).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/flattr", "/api/v1/things/{id}/flattr", "/api/v1/user/subscriptions", "/api/v1/user/payouts"] {
+    for path in [
+        "/api/v1/flattr",
+        "/api/v1/things/{id}/flattr",
+        "/api/v1/user/subscriptions",
+        "/api/v1/user/payouts",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(doc["components"]["securitySchemes"].get("bearer").is_some());

@@ -2,9 +2,9 @@
 
 use std::process::{Command, Output};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{TestApp, spawn_app};
 
 fn fedflattr(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fedflattr"))
@@ -16,30 +16,94 @@ fn fedflattr(app: &TestApp, args: &[&str]) -> Output {
 }
 
 fn json_of(output: &Output) -> Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("--json prints JSON")
 }
 
 #[tokio::test]
 async fn an_admin_creates_users_deposits_closes_audits_and_pays_out_from_the_command_line() {
     let app = spawn_app().await;
-    let created = json_of(&fedflattr(&app, &["admin", "--json", "user", "create", "Alice"]));
+    let created = json_of(&fedflattr(
+        &app,
+        &["admin", "--json", "user", "create", "Alice"],
+    ));
     assert_eq!(created["username"], "alice");
-    let password = created["password"].as_str().expect("a generated password is printed");
-    let login = app.post("/api/v1/tokens", None, &json!({"username": "alice", "password": password})).await;
+    let password = created["password"]
+        .as_str()
+        .expect("a generated password is printed");
+    let login = app
+        .post(
+            "/api/v1/tokens",
+            None,
+            &json!({"username": "alice", "password": password}),
+        )
+        .await;
     assert_eq!(login.status(), 201);
-    let alice = login.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
-    json_of(&fedflattr(&app, &["admin", "user", "create", "bob", "--password", "correct horse", "--json"]));
-    let bob = app.post("/api/v1/tokens", None, &json!({"username": "bob", "password": "correct horse"})).await;
-    let bob = bob.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let alice = login.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_of(&fedflattr(
+        &app,
+        &[
+            "admin",
+            "user",
+            "create",
+            "bob",
+            "--password",
+            "correct horse",
+            "--json",
+        ],
+    ));
+    let bob = app
+        .post(
+            "/api/v1/tokens",
+            None,
+            &json!({"username": "bob", "password": "correct horse"}),
+        )
+        .await;
+    let bob = bob.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    let deposit = json_of(&fedflattr(&app, &["admin", "deposit", "alice", "100.00", "--reference", "bank-1", "--json"]));
+    let deposit = json_of(&fedflattr(
+        &app,
+        &[
+            "admin",
+            "deposit",
+            "alice",
+            "100.00",
+            "--reference",
+            "bank-1",
+            "--json",
+        ],
+    ));
     assert_eq!(deposit["wallet"], "100.00");
-    let repeated = json_of(&fedflattr(&app, &["admin", "deposit", "alice", "100.00", "--reference", "bank-1", "--json"]));
+    let repeated = json_of(&fedflattr(
+        &app,
+        &[
+            "admin",
+            "deposit",
+            "alice",
+            "100.00",
+            "--reference",
+            "bank-1",
+            "--json",
+        ],
+    ));
     assert_eq!(repeated["duplicate"], true);
-    assert_eq!(repeated["wallet"], "100.00", "the same bank reference counts once");
+    assert_eq!(
+        repeated["wallet"], "100.00",
+        "the same bank reference counts once"
+    );
 
-    app.patch("/api/v1/user", &alice, &json!({"budget": "20.00"})).await;
+    app.patch("/api/v1/user", &alice, &json!({"budget": "20.00"}))
+        .await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     assert_eq!(app.flattr(&alice, thing).await.status(), 201);
 
@@ -55,14 +119,35 @@ async fn an_admin_creates_users_deposits_closes_audits_and_pays_out_from_the_com
     assert!(String::from_utf8_lossy(&audit.stdout).contains("the books balance"));
 
     app.set_time("2026-11-02T00:00:00Z");
-    assert_eq!(app.post("/api/v1/user/payouts", Some(&bob), &json!({})).await.status(), 201);
+    assert_eq!(
+        app.post("/api/v1/user/payouts", Some(&bob), &json!({}))
+            .await
+            .status(),
+        201
+    );
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("payouts.csv");
-    let export = fedflattr(&app, &["admin", "payouts", "export", "--output", csv_path.to_str().unwrap()]);
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let export = fedflattr(
+        &app,
+        &[
+            "admin",
+            "payouts",
+            "export",
+            "--output",
+            csv_path.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "payout_id,username,amount,currency,requested_at,batch");
+    assert_eq!(
+        lines[0],
+        "payout_id,username,amount,currency,requested_at,batch"
+    );
     assert_eq!(lines.len(), 2);
     assert!(lines[1].contains(",bob,18.00,EUR,"), "{}", lines[1]);
 
@@ -86,7 +171,12 @@ async fn the_audit_fails_and_names_the_account_when_a_balance_disagrees_with_its
     let audit = fedflattr(&app, &["admin", "audit"]);
     assert!(!audit.status.success());
     let text = String::from_utf8_lossy(&audit.stdout);
-    assert!(text.contains(&format!("account wallet:{alice} has balance 100001 but postings of 100000")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "account wallet:{alice} has balance 100001 but postings of 100000"
+        )),
+        "{text}"
+    );
     assert!(text.contains("the books do NOT balance"));
 }
 
@@ -95,9 +185,13 @@ async fn the_ledger_refuses_to_rewrite_history() {
     let app = spawn_app().await;
     app.sign_up("alice").await;
     app.deposit("alice", "10.00").await;
-    let update = sqlx::query("UPDATE postings SET amount = amount + 1").execute(app.state.store.pool()).await;
+    let update = sqlx::query("UPDATE postings SET amount = amount + 1")
+        .execute(app.state.store.pool())
+        .await;
     assert!(update.is_err());
-    let delete = sqlx::query("DELETE FROM postings").execute(app.state.store.pool()).await;
+    let delete = sqlx::query("DELETE FROM postings")
+        .execute(app.state.store.pool())
+        .await;
     assert!(delete.is_err());
 }
 

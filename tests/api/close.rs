@@ -5,9 +5,9 @@ use fedflattr::domain::split::split_equally;
 use fedflattr::settle::close::{self, CloseError, CloseOptions, Stage};
 use fedflattr::settle::scheduler;
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::helpers::{at, period, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{TestApp, at, period, spawn_app, spawn_app_with};
 
 /// alice (budget 2.00, wallet 10.00) flattrs bob's two things and carol's one; dave deposits
 /// and flattrs nothing.
@@ -21,7 +21,9 @@ async fn october_with_three_flattrs() -> (TestApp, String) {
     app.deposit("dave", "7.00").await;
     let b1 = app.create_thing(&bob, "https://bob.example/1", "B1").await;
     let b2 = app.create_thing(&bob, "https://bob.example/2", "B2").await;
-    let c1 = app.create_thing(&carol, "https://carol.example/1", "C1").await;
+    let c1 = app
+        .create_thing(&carol, "https://carol.example/1", "C1")
+        .await;
     for thing in [b1, b2, c1] {
         assert_eq!(app.flattr(&alice, thing).await.status(), 201);
     }
@@ -39,12 +41,23 @@ async fn closing_splits_the_budget_minus_the_fee_equally_and_keeps_unspent_money
     assert_eq!(report.fees.to_string(), "0.20");
     assert_eq!(report.paid_to_creators.to_string(), "1.80");
 
-    assert_eq!(app.get_json("/api/v1/user", Some(&alice)).await["wallet"], "8.00");
-    let (bob, carol, dave) = (app.user_id("bob").await, app.user_id("carol").await, app.user_id("dave").await);
+    assert_eq!(
+        app.get_json("/api/v1/user", Some(&alice)).await["wallet"],
+        "8.00"
+    );
+    let (bob, carol, dave) = (
+        app.user_id("bob").await,
+        app.user_id("carol").await,
+        app.user_id("dave").await,
+    );
     assert_eq!(app.balance(&format!("earnings:{bob}")).await, 12_000);
     assert_eq!(app.balance(&format!("earnings:{carol}")).await, 6_000);
     assert_eq!(app.balance("fees").await, 2_000);
-    assert_eq!(app.balance(&format!("wallet:{dave}")).await, 70_000, "dave flattred nothing and keeps it all");
+    assert_eq!(
+        app.balance(&format!("wallet:{dave}")).await,
+        70_000,
+        "dave flattred nothing and keeps it all"
+    );
     assert_eq!(app.balance("clearing:2026-10").await, 0);
     app.assert_books_balance().await;
 }
@@ -55,10 +68,14 @@ async fn an_uneven_split_gives_the_remainder_to_the_earliest_flattrs_and_sums_ex
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "3.00").await;
-    app.patch("/api/v1/user", &alice, &json!({"budget": "2.00"})).await;
+    app.patch("/api/v1/user", &alice, &json!({"budget": "2.00"}))
+        .await;
     let mut things = Vec::new();
     for i in 0..7 {
-        things.push(app.create_thing(&bob, &format!("https://bob.example/{i}"), "T").await);
+        things.push(
+            app.create_thing(&bob, &format!("https://bob.example/{i}"), "T")
+                .await,
+        );
     }
     for thing in &things {
         app.flattr(&alice, *thing).await;
@@ -70,7 +87,10 @@ async fn an_uneven_split_gives_the_remainder_to_the_earliest_flattrs_and_sums_ex
         .fetch_all(app.state.store.pool())
         .await
         .unwrap();
-    let expected: Vec<i64> = split_equally(Money::from_minor(18_000), 7).iter().map(|m| m.minor()).collect();
+    let expected: Vec<i64> = split_equally(Money::from_minor(18_000), 7)
+        .iter()
+        .map(|m| m.minor())
+        .collect();
     assert_eq!(shares, vec![2572, 2572, 2572, 2571, 2571, 2571, 2571]);
     assert_eq!(shares, expected);
     assert_eq!(shares.iter().sum::<i64>(), 18_000);
@@ -90,8 +110,14 @@ async fn a_wallet_smaller_than_the_budget_is_spent_entirely_and_no_more() {
     app.set_time("2026-11-01T00:00:00Z");
     let report = app.close("2026-10").await;
     assert_eq!(report.spent.to_string(), "1.50");
-    assert_eq!(app.get_json("/api/v1/user", Some(&alice)).await["wallet"], "0.00");
-    assert_eq!(app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"], "1.35");
+    assert_eq!(
+        app.get_json("/api/v1/user", Some(&alice)).await["wallet"],
+        "0.00"
+    );
+    assert_eq!(
+        app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"],
+        "1.35"
+    );
     app.assert_books_balance().await;
 }
 
@@ -106,8 +132,16 @@ async fn an_open_period_cannot_be_closed_early() {
         CloseOptions::default(),
     )
     .await;
-    assert!(matches!(result, Err(CloseError::PeriodOpen { .. })), "{result:?}");
-    assert!(app.ledger_lines().await.iter().all(|(reference, _, _)| reference.starts_with("deposit:")));
+    assert!(
+        matches!(result, Err(CloseError::PeriodOpen { .. })),
+        "{result:?}"
+    );
+    assert!(
+        app.ledger_lines()
+            .await
+            .iter()
+            .all(|(reference, _, _)| reference.starts_with("deposit:"))
+    );
 }
 
 #[tokio::test]
@@ -138,17 +172,31 @@ async fn a_close_that_crashes_after_any_stage_resumes_to_the_same_ledger() {
             period("2026-10"),
             app.state.settings.fee_rate,
             app.state.clock.now(),
-            CloseOptions { fail_after: Some(stage) },
+            CloseOptions {
+                fail_after: Some(stage),
+            },
         )
         .await;
-        assert!(matches!(crashed, Err(CloseError::Injected { .. })), "{crashed:?}");
-        assert_eq!(close::stage(&app.state.store, period("2026-10")).await.unwrap(), stage);
+        assert!(
+            matches!(crashed, Err(CloseError::Injected { .. })),
+            "{crashed:?}"
+        );
+        assert_eq!(
+            close::stage(&app.state.store, period("2026-10"))
+                .await
+                .unwrap(),
+            stage
+        );
         // Mid-close the books still balance: money in flight sits in the clearing account.
         app.assert_books_balance().await;
 
         let resumed = app.close("2026-10").await;
         assert!(!resumed.already_closed);
-        assert_eq!(app.ledger_lines().await, expected, "after a crash at {stage:?}");
+        assert_eq!(
+            app.ledger_lines().await,
+            expected,
+            "after a crash at {stage:?}"
+        );
         app.assert_books_balance().await;
     }
 }
@@ -162,7 +210,14 @@ async fn two_closers_racing_close_the_period_once() {
         .map(|_| {
             let store = app.state.store.clone();
             tokio::spawn(async move {
-                close::close(&store, period("2026-10"), rate, now, CloseOptions::default()).await
+                close::close(
+                    &store,
+                    period("2026-10"),
+                    rate,
+                    now,
+                    CloseOptions::default(),
+                )
+                .await
             })
         })
         .collect();
@@ -173,7 +228,9 @@ async fn two_closers_racing_close_the_period_once() {
         .ledger_lines()
         .await
         .into_iter()
-        .filter(|(reference, account, _)| reference == "close:2026-10:spend" && account.starts_with("wallet:"))
+        .filter(|(reference, account, _)| {
+            reference == "close:2026-10:spend" && account.starts_with("wallet:")
+        })
         .count();
     assert_eq!(spend_transactions, 1);
     assert_eq!(app.balance("fees").await, 2_000);
@@ -191,15 +248,31 @@ async fn the_scheduler_closes_every_ended_period_and_only_those() {
     app.set_time("2026-11-03T00:00:00Z");
     app.flattr(&alice, thing).await;
 
-    let due = scheduler::due(&app.state.store, app.state.clock.now()).await.unwrap();
-    assert_eq!(due, vec![period("2026-10")]);
-    let reports = scheduler::close_due(&app.state.store, app.state.settings.fee_rate, app.state.clock.now())
+    let due = scheduler::due(&app.state.store, app.state.clock.now())
         .await
         .unwrap();
+    assert_eq!(due, vec![period("2026-10")]);
+    let reports = scheduler::close_due(
+        &app.state.store,
+        app.state.settings.fee_rate,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].period, "2026-10");
-    assert!(scheduler::due(&app.state.store, app.state.clock.now()).await.unwrap().is_empty());
-    assert_eq!(close::stage(&app.state.store, period("2026-11")).await.unwrap(), Stage::Open);
+    assert!(
+        scheduler::due(&app.state.store, app.state.clock.now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        close::stage(&app.state.store, period("2026-11"))
+            .await
+            .unwrap(),
+        Stage::Open
+    );
 }
 
 #[tokio::test]
@@ -218,14 +291,19 @@ async fn the_server_closes_an_ended_period_by_itself() {
     // The scheduler wakes every second; give it up to 30 rounds.
     let mut stage = Stage::Open;
     for _ in 0..60 {
-        stage = close::stage(&app.state.store, period("2026-10")).await.unwrap();
+        stage = close::stage(&app.state.store, period("2026-10"))
+            .await
+            .unwrap();
         if stage == Stage::Renew {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     assert_eq!(stage, Stage::Renew);
-    assert_eq!(app.get_json("/api/v1/user", Some(&alice)).await["wallet"], "8.00");
+    assert_eq!(
+        app.get_json("/api/v1/user", Some(&alice)).await["wallet"],
+        "8.00"
+    );
 }
 
 proptest! {
@@ -279,22 +357,36 @@ proptest! {
 #[tokio::test]
 async fn earnings_are_shown_per_period_and_per_thing() {
     let (app, alice) = october_with_three_flattrs().await;
-    let bob = app.post("/api/v1/tokens", None, &json!({"username": "bob", "password": "correct horse"})).await;
+    let bob = app
+        .post(
+            "/api/v1/tokens",
+            None,
+            &json!({"username": "bob", "password": "correct horse"}),
+        )
+        .await;
     let bob: Value = bob.json().await.unwrap();
     let bob = bob["access_token"].as_str().unwrap().to_owned();
     app.set_time("2026-11-01T00:00:00Z");
     app.close("2026-10").await;
-    let first = app.get_json("/api/v1/things/lookup?url=https%3A%2F%2Fbob.example%2F1", None).await;
+    let first = app
+        .get_json(
+            "/api/v1/things/lookup?url=https%3A%2F%2Fbob.example%2F1",
+            None,
+        )
+        .await;
     app.flattr(&alice, first["id"].as_i64().unwrap()).await;
     app.set_time("2026-12-01T00:00:00Z");
     app.close("2026-11").await;
 
     let earnings = app.get_json("/api/v1/user/earnings", Some(&bob)).await;
     assert_eq!(earnings["balance"], "3.00");
-    assert_eq!(earnings["by_period"], json!([
-        {"period": "2026-11", "flattrs": 1, "amount": "1.80"},
-        {"period": "2026-10", "flattrs": 2, "amount": "1.20"},
-    ]));
+    assert_eq!(
+        earnings["by_period"],
+        json!([
+            {"period": "2026-11", "flattrs": 1, "amount": "1.80"},
+            {"period": "2026-10", "flattrs": 2, "amount": "1.20"},
+        ])
+    );
     assert_eq!(earnings["by_thing"][0]["title"], "B1");
     assert_eq!(earnings["by_thing"][0]["amount"], "2.40");
     assert_eq!(earnings["by_thing"][1]["amount"], "0.60");

@@ -1,6 +1,6 @@
 //! Flattring: by id, by URL, by auto-submit URL; Flattr's refusals; undo; lists.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::{error_code, spawn_app};
 
@@ -10,14 +10,19 @@ async fn a_reader_flattrs_a_thing_and_its_count_goes_up() {
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "5.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/post", "Post").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
 
     let response = app.flattr(&alice, id).await;
     assert_eq!(response.status(), 201);
     let flattr: Value = response.json().await.unwrap();
     assert_eq!(flattr["thing"]["id"], id);
     assert_eq!(flattr["period"], "2026-10");
-    assert_eq!(app.get_json(&format!("/api/v1/things/{id}"), None).await["flattrs"], 1);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/things/{id}"), None).await["flattrs"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -28,14 +33,31 @@ async fn flattr_once_flattr_owner_and_no_means_are_refused_with_flattrs_names() 
     let poor = app.sign_up("poor").await;
     app.deposit("alice", "5.00").await;
     app.deposit("bob", "5.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/post", "Post").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
 
     assert_eq!(app.flattr(&alice, id).await.status(), 201);
-    assert_eq!(error_code(app.flattr(&alice, id).await).await, (409, "flattr_once".into()));
-    assert_eq!(error_code(app.flattr(&bob, id).await).await, (403, "flattr_owner".into()));
-    assert_eq!(error_code(app.flattr(&poor, id).await).await, (402, "no_means".into()));
-    assert_eq!(error_code(app.flattr(&alice, 999_999).await).await, (404, "not_found".into()));
-    assert_eq!(app.get_json(&format!("/api/v1/things/{id}"), None).await["flattrs"], 1);
+    assert_eq!(
+        error_code(app.flattr(&alice, id).await).await,
+        (409, "flattr_once".into())
+    );
+    assert_eq!(
+        error_code(app.flattr(&bob, id).await).await,
+        (403, "flattr_owner".into())
+    );
+    assert_eq!(
+        error_code(app.flattr(&poor, id).await).await,
+        (402, "no_means".into())
+    );
+    assert_eq!(
+        error_code(app.flattr(&alice, 999_999).await).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        app.get_json(&format!("/api/v1/things/{id}"), None).await["flattrs"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -44,13 +66,19 @@ async fn the_same_thing_can_be_flattred_again_next_period() {
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "5.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/post", "Post").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
     assert_eq!(app.flattr(&alice, id).await.status(), 201);
     app.set_time("2026-11-02T00:00:00Z");
     let next: Value = app.flattr(&alice, id).await.json().await.unwrap();
     assert_eq!(next["period"], "2026-11");
-    let october = app.get_json("/api/v1/user/flattrs?period=2026-10", Some(&alice)).await;
-    let november = app.get_json("/api/v1/user/flattrs?period=2026-11", Some(&alice)).await;
+    let october = app
+        .get_json("/api/v1/user/flattrs?period=2026-10", Some(&alice))
+        .await;
+    let november = app
+        .get_json("/api/v1/user/flattrs?period=2026-11", Some(&alice))
+        .await;
     let all = app.get_json("/api/v1/user/flattrs", Some(&alice)).await;
     assert_eq!(october.as_array().unwrap().len(), 1);
     assert_eq!(november.as_array().unwrap().len(), 1);
@@ -63,7 +91,9 @@ async fn concurrent_clicks_on_one_thing_make_exactly_one_flattr() {
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "5.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/post", "Post").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
     // Eight requests in flight at once, each on its own task.
     let clicks: Vec<_> = (0..8)
         .map(|_| {
@@ -79,9 +109,19 @@ async fn concurrent_clicks_on_one_thing_make_exactly_one_flattr() {
     for click in clicks {
         statuses.push(click.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
-    assert_eq!(app.get_json(&format!("/api/v1/things/{id}"), None).await["flattrs"], 1);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.get_json(&format!("/api/v1/things/{id}"), None).await["flattrs"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -90,19 +130,40 @@ async fn a_url_flattr_finds_registered_things_and_the_instances_own_thing_pages(
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "5.00").await;
-    let first = app.create_thing(&bob, "https://bob.example/one", "One").await;
-    let second = app.create_thing(&bob, "https://bob.example/two", "Two").await;
+    let first = app
+        .create_thing(&bob, "https://bob.example/one", "One")
+        .await;
+    let second = app
+        .create_thing(&bob, "https://bob.example/two", "Two")
+        .await;
 
-    let by_url = app.post("/api/v1/flattr", Some(&alice), &json!({"url": "https://bob.example/one"})).await;
+    let by_url = app
+        .post(
+            "/api/v1/flattr",
+            Some(&alice),
+            &json!({"url": "https://bob.example/one"}),
+        )
+        .await;
     assert_eq!(by_url.status(), 201);
     assert_eq!(by_url.json::<Value>().await.unwrap()["thing"]["id"], first);
 
     let page = app.url(&format!("/things/{second}"));
-    let by_page = app.post("/api/v1/flattr", Some(&alice), &json!({"url": page})).await;
+    let by_page = app
+        .post("/api/v1/flattr", Some(&alice), &json!({"url": page}))
+        .await;
     assert_eq!(by_page.status(), 201);
-    assert_eq!(by_page.json::<Value>().await.unwrap()["thing"]["id"], second);
+    assert_eq!(
+        by_page.json::<Value>().await.unwrap()["thing"]["id"],
+        second
+    );
 
-    let unknown = app.post("/api/v1/flattr", Some(&alice), &json!({"url": "https://nobody.example/x"})).await;
+    let unknown = app
+        .post(
+            "/api/v1/flattr",
+            Some(&alice),
+            &json!({"url": "https://nobody.example/x"}),
+        )
+        .await;
     assert_eq!(error_code(unknown).await, (404, "not_found".into()));
 }
 
@@ -117,22 +178,44 @@ async fn the_first_flattr_of_an_auto_submit_url_creates_the_thing_for_its_owner(
     let auto = app.url(
         "/submit/auto?user_id=bob&url=https%3A%2F%2Fbob.example%2Fnew&title=Brand%20new&category=text&tags=a,b",
     );
-    let first = app.post("/api/v1/flattr", Some(&alice), &json!({"url": auto})).await;
+    let first = app
+        .post("/api/v1/flattr", Some(&alice), &json!({"url": auto}))
+        .await;
     assert_eq!(first.status(), 201);
-    let thing_id = first.json::<Value>().await.unwrap()["thing"]["id"].as_i64().unwrap();
-    let thing = app.get_json(&format!("/api/v1/things/{thing_id}"), None).await;
+    let thing_id = first.json::<Value>().await.unwrap()["thing"]["id"]
+        .as_i64()
+        .unwrap();
+    let thing = app
+        .get_json(&format!("/api/v1/things/{thing_id}"), None)
+        .await;
     assert_eq!(thing["owner"]["username"], "bob");
     assert_eq!(thing["url"], "https://bob.example/new");
     assert_eq!(thing["title"], "Brand new");
 
     // The second flattr finds the same thing instead of creating another.
-    let second = app.post("/api/v1/flattr", Some(&carol), &json!({"url": auto})).await;
-    assert_eq!(second.json::<Value>().await.unwrap()["thing"]["id"], thing_id);
+    let second = app
+        .post("/api/v1/flattr", Some(&carol), &json!({"url": auto}))
+        .await;
+    assert_eq!(
+        second.json::<Value>().await.unwrap()["thing"]["id"],
+        thing_id
+    );
 
     let unknown_owner = app.url("/submit/auto?user_id=nobody&url=https%3A%2F%2Fx.example%2F");
-    let response = app.post("/api/v1/flattr", Some(&alice), &json!({"url": unknown_owner})).await;
+    let response = app
+        .post(
+            "/api/v1/flattr",
+            Some(&alice),
+            &json!({"url": unknown_owner}),
+        )
+        .await;
     assert_eq!(error_code(response).await, (404, "not_found".into()));
-    assert!(app.get("/api/v1/things/lookup?url=https%3A%2F%2Fx.example%2F", None).await.status() == 404);
+    assert!(
+        app.get("/api/v1/things/lookup?url=https%3A%2F%2Fx.example%2F", None)
+            .await
+            .status()
+            == 404
+    );
 }
 
 #[tokio::test]
@@ -146,18 +229,27 @@ async fn a_flattr_is_undone_before_close_but_not_after() {
     let first: Value = app.flattr(&alice, one).await.json().await.unwrap();
     let second: Value = app.flattr(&alice, two).await.json().await.unwrap();
 
-    let undo = app.delete(&format!("/api/v1/flattrs/{}", first["id"]), &alice).await;
+    let undo = app
+        .delete(&format!("/api/v1/flattrs/{}", first["id"]), &alice)
+        .await;
     assert_eq!(undo.status(), 204);
-    assert_eq!(app.get_json(&format!("/api/v1/things/{one}"), None).await["flattrs"], 0);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/things/{one}"), None).await["flattrs"],
+        0
+    );
     // Undone, it can be flattred again.
     assert_eq!(app.flattr(&alice, one).await.status(), 201);
 
     // Someone else's flattr is not theirs to undo.
-    let stranger = app.delete(&format!("/api/v1/flattrs/{}", second["id"]), &bob).await;
+    let stranger = app
+        .delete(&format!("/api/v1/flattrs/{}", second["id"]), &bob)
+        .await;
     assert_eq!(error_code(stranger).await, (404, "not_found".into()));
 
     app.set_time("2026-11-01T00:00:05Z");
     app.close("2026-10").await;
-    let late = app.delete(&format!("/api/v1/flattrs/{}", second["id"]), &alice).await;
+    let late = app
+        .delete(&format!("/api/v1/flattrs/{}", second["id"]), &alice)
+        .await;
     assert_eq!(error_code(late).await, (409, "period_closed".into()));
 }

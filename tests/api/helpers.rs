@@ -11,7 +11,7 @@ use fedflattr::ledger::{self, audit};
 use fedflattr::settle::close::{self, CloseOptions, CloseReport};
 use fedflattr::store::users;
 use rand::RngCore;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub struct TestApp {
     pub base: String,
@@ -23,7 +23,9 @@ pub struct TestApp {
 }
 
 pub fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub fn period(text: &str) -> Period {
@@ -39,7 +41,9 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
             let mut bytes = [0u8; 8];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
             let name = format!("fedflattr_test_{}", hex::encode(bytes));
-            let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("reach PostgreSQL");
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("reach PostgreSQL");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
@@ -75,7 +79,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let state = fedflattr::app::build(settings, Clock::fixed(at("2026-10-15T12:00:00Z")))
         .await
         .unwrap();
-    tokio::spawn(fedflattr::app::serve(state.clone(), listener, std::future::pending()));
+    tokio::spawn(fedflattr::app::serve(
+        state.clone(),
+        listener,
+        std::future::pending(),
+    ));
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -98,7 +106,11 @@ impl TestApp {
     /// Signs up `name` and returns the bearer token.
     pub async fn sign_up(&self, name: &str) -> String {
         let response = self
-            .post("/api/v1/users", None, &json!({"username": name, "password": "correct horse"}))
+            .post(
+                "/api/v1/users",
+                None,
+                &json!({"username": name, "password": "correct horse"}),
+            )
             .await;
         assert_eq!(response.status(), 201, "sign-up of {name}");
         let body: Value = response.json().await.unwrap();
@@ -152,31 +164,56 @@ impl TestApp {
         let amount = Money::parse_payable("amount", amount).unwrap();
         let mut tx = self.state.store.begin().await.unwrap();
         // Deterministic references, so that two apps fed the same story have equal ledgers.
-        let n = self.deposits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        ledger::deposit(&mut tx, user.id, amount, &format!("test-{n}"), self.state.clock.now())
-            .await
-            .unwrap();
+        let n = self
+            .deposits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ledger::deposit(
+            &mut tx,
+            user.id,
+            amount,
+            &format!("test-{n}"),
+            self.state.clock.now(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
 
     /// Registers a thing owned by the token's user and returns its id.
     pub async fn create_thing(&self, token: &str, url: &str, title: &str) -> i64 {
         let response = self
-            .post("/api/v1/things", Some(token), &json!({"url": url, "title": title, "category": "text"}))
+            .post(
+                "/api/v1/things",
+                Some(token),
+                &json!({"url": url, "title": title, "category": "text"}),
+            )
             .await;
         assert_eq!(response.status(), 201, "create thing {url}");
-        response.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        response.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap()
     }
 
     pub async fn flattr(&self, token: &str, thing: i64) -> reqwest::Response {
-        self.post(&format!("/api/v1/things/{thing}/flattr"), Some(token), &json!({})).await
+        self.post(
+            &format!("/api/v1/things/{thing}/flattr"),
+            Some(token),
+            &json!({}),
+        )
+        .await
     }
 
     pub async fn close(&self, name: &str) -> CloseReport {
         let now = self.state.clock.now();
-        close::close(&self.state.store, period(name), self.state.settings.fee_rate, now, CloseOptions::default())
-            .await
-            .unwrap()
+        close::close(
+            &self.state.store,
+            period(name),
+            self.state.settings.fee_rate,
+            now,
+            CloseOptions::default(),
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn assert_books_balance(&self) {
@@ -208,12 +245,18 @@ impl TestApp {
     }
 
     pub async fn user_id(&self, name: &str) -> i64 {
-        users::by_name(self.state.store.pool(), name).await.unwrap().id
+        users::by_name(self.state.store.pool(), name)
+            .await
+            .unwrap()
+            .id
     }
 }
 
 pub async fn error_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("error bodies are JSON");
-    (status, body["error"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
 }

@@ -1,9 +1,9 @@
 //! Money out: payout requests, the admin's export and confirmation.
 
 use fedflattr::ledger::payouts;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::helpers::{error_code, spawn_app, TestApp};
+use crate::helpers::{TestApp, error_code, spawn_app};
 
 /// bob earns 18.00 from alice's 20.00 budget in 2026-10.
 async fn bob_earned_eighteen() -> (TestApp, String) {
@@ -11,7 +11,8 @@ async fn bob_earned_eighteen() -> (TestApp, String) {
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "100.00").await;
-    app.patch("/api/v1/user", &alice, &json!({"budget": "20.00"})).await;
+    app.patch("/api/v1/user", &alice, &json!({"budget": "20.00"}))
+        .await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     app.flattr(&alice, thing).await;
     app.set_time("2026-11-01T00:00:00Z");
@@ -26,19 +27,45 @@ async fn a_creator_requests_a_payout_above_the_minimum_and_the_admin_pays_it() {
     assert_eq!(earnings["withdrawable"], "18.00");
     assert_eq!(earnings["payout_minimum"], "10.00");
 
-    let too_small = app.post("/api/v1/user/payouts", Some(&bob), &json!({"amount": "9.99"})).await;
+    let too_small = app
+        .post(
+            "/api/v1/user/payouts",
+            Some(&bob),
+            &json!({"amount": "9.99"}),
+        )
+        .await;
     assert_eq!(error_code(too_small).await, (422, "below_minimum".into()));
-    let too_big = app.post("/api/v1/user/payouts", Some(&bob), &json!({"amount": "18.01"})).await;
-    assert_eq!(error_code(too_big).await, (422, "insufficient_funds".into()));
+    let too_big = app
+        .post(
+            "/api/v1/user/payouts",
+            Some(&bob),
+            &json!({"amount": "18.01"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(too_big).await,
+        (422, "insufficient_funds".into())
+    );
 
-    let response = app.post("/api/v1/user/payouts", Some(&bob), &json!({"amount": "12.50"})).await;
+    let response = app
+        .post(
+            "/api/v1/user/payouts",
+            Some(&bob),
+            &json!({"amount": "12.50"}),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let payout: Value = response.json().await.unwrap();
     assert_eq!(payout["amount"], "12.50");
     assert_eq!(payout["state"], "requested");
-    assert_eq!(app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"], "5.50");
+    assert_eq!(
+        app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"],
+        "5.50"
+    );
     // What is requested cannot be requested again.
-    let again = app.post("/api/v1/user/payouts", Some(&bob), &json!({})).await;
+    let again = app
+        .post("/api/v1/user/payouts", Some(&bob), &json!({}))
+        .await;
     assert_eq!(error_code(again).await, (422, "below_minimum".into()));
     app.assert_books_balance().await;
 
@@ -71,14 +98,20 @@ async fn without_an_amount_everything_withdrawable_is_paid_and_sub_cent_leftover
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
     app.deposit("alice", "100.00").await;
-    app.patch("/api/v1/user", &alice, &json!({"budget": "40.00"})).await;
+    app.patch("/api/v1/user", &alice, &json!({"budget": "40.00"}))
+        .await;
     // 36.00 net over three flattrs, two of them bob's... use 7 to get sub-cent pieces.
     let mut bobs = Vec::new();
     for i in 0..3 {
-        bobs.push(app.create_thing(&bob, &format!("https://bob.example/{i}"), "B").await);
+        bobs.push(
+            app.create_thing(&bob, &format!("https://bob.example/{i}"), "B")
+                .await,
+        );
     }
     for i in 0..4 {
-        let thing = app.create_thing(&carol, &format!("https://carol.example/{i}"), "C").await;
+        let thing = app
+            .create_thing(&carol, &format!("https://carol.example/{i}"), "C")
+            .await;
         app.flattr(&alice, thing).await;
     }
     for thing in bobs {
@@ -90,8 +123,16 @@ async fn without_an_amount_everything_withdrawable_is_paid_and_sub_cent_leftover
     let earnings = app.get_json("/api/v1/user/earnings", Some(&bob)).await;
     assert_eq!(earnings["balance"], "15.4284");
     assert_eq!(earnings["withdrawable"], "15.42");
-    let payout: Value = app.post("/api/v1/user/payouts", Some(&bob), &json!({})).await.json().await.unwrap();
+    let payout: Value = app
+        .post("/api/v1/user/payouts", Some(&bob), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(payout["amount"], "15.42");
-    assert_eq!(app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"], "0.0084");
+    assert_eq!(
+        app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"],
+        "0.0084"
+    );
     app.assert_books_balance().await;
 }

@@ -1,6 +1,6 @@
 //! Subscriptions flattr a thing every period for 3, 6 or 12 periods.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::{error_code, spawn_app};
 
@@ -10,10 +10,16 @@ async fn a_subscription_flattrs_now_and_at_each_close_until_its_periods_are_used
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "50.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/podcast", "Podcast").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/podcast", "Podcast")
+        .await;
 
     let response = app
-        .post("/api/v1/user/subscriptions", Some(&alice), &json!({"thing_id": id, "periods": 3}))
+        .post(
+            "/api/v1/user/subscriptions",
+            Some(&alice),
+            &json!({"thing_id": id, "periods": 3}),
+        )
         .await;
     assert_eq!(response.status(), 201);
     let subscription: Value = response.json().await.unwrap();
@@ -24,11 +30,14 @@ async fn a_subscription_flattrs_now_and_at_each_close_until_its_periods_are_used
         let app = &app;
         let alice = alice.clone();
         async move {
-            app.get_json(&format!("/api/v1/user/flattrs?period={period}"), Some(&alice))
-                .await
-                .as_array()
-                .unwrap()
-                .len()
+            app.get_json(
+                &format!("/api/v1/user/flattrs?period={period}"),
+                Some(&alice),
+            )
+            .await
+            .as_array()
+            .unwrap()
+            .len()
         }
     };
     assert_eq!(flattred_in("2026-10").await, 1);
@@ -41,13 +50,22 @@ async fn a_subscription_flattrs_now_and_at_each_close_until_its_periods_are_used
     assert_eq!(flattred_in("2026-12").await, 1);
     app.set_time("2027-01-01T00:01:00Z");
     app.close("2026-12").await;
-    assert_eq!(flattred_in("2027-01").await, 0, "three periods, then it ends");
+    assert_eq!(
+        flattred_in("2027-01").await,
+        0,
+        "three periods, then it ends"
+    );
 
-    let list = app.get_json("/api/v1/user/subscriptions", Some(&alice)).await;
+    let list = app
+        .get_json("/api/v1/user/subscriptions", Some(&alice))
+        .await;
     assert_eq!(list[0]["periods_left"], 0);
     assert_eq!(list[0]["active"], false);
     // Three closes charged alice three budgets.
-    assert_eq!(app.get_json("/api/v1/user", Some(&alice)).await["wallet"], "44.00");
+    assert_eq!(
+        app.get_json("/api/v1/user", Some(&alice)).await["wallet"],
+        "44.00"
+    );
     app.assert_books_balance().await;
 }
 
@@ -57,9 +75,15 @@ async fn a_paused_subscription_skips_periods_without_using_them_and_a_stopped_on
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "50.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/podcast", "Podcast").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/podcast", "Podcast")
+        .await;
     let subscription: Value = app
-        .post("/api/v1/user/subscriptions", Some(&alice), &json!({"url": "https://bob.example/podcast", "periods": 6}))
+        .post(
+            "/api/v1/user/subscriptions",
+            Some(&alice),
+            &json!({"url": "https://bob.example/podcast", "periods": 6}),
+        )
         .await
         .json()
         .await
@@ -67,13 +91,22 @@ async fn a_paused_subscription_skips_periods_without_using_them_and_a_stopped_on
     assert_eq!(subscription["thing_id"], id);
     let path = format!("/api/v1/user/subscriptions/{}", subscription["id"]);
 
-    let paused: Value = app.patch(&path, &alice, &json!({"paused": true})).await.json().await.unwrap();
+    let paused: Value = app
+        .patch(&path, &alice, &json!({"paused": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(paused["paused"], true);
     app.set_time("2026-11-01T00:01:00Z");
     app.close("2026-10").await;
-    let november = app.get_json("/api/v1/user/flattrs?period=2026-11", Some(&alice)).await;
+    let november = app
+        .get_json("/api/v1/user/flattrs?period=2026-11", Some(&alice))
+        .await;
     assert_eq!(november, json!([]));
-    let list = app.get_json("/api/v1/user/subscriptions", Some(&alice)).await;
+    let list = app
+        .get_json("/api/v1/user/subscriptions", Some(&alice))
+        .await;
     assert_eq!(list[0]["periods_left"], 5);
 
     let stopped = app.delete(&path, &alice).await;
@@ -90,21 +123,41 @@ async fn subscriptions_take_three_six_or_twelve_periods_and_one_per_thing() {
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "50.00").await;
     app.deposit("bob", "50.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/podcast", "Podcast").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/podcast", "Podcast")
+        .await;
     let bad = app
-        .post("/api/v1/user/subscriptions", Some(&alice), &json!({"thing_id": id, "periods": 4}))
+        .post(
+            "/api/v1/user/subscriptions",
+            Some(&alice),
+            &json!({"thing_id": id, "periods": 4}),
+        )
         .await;
     assert_eq!(error_code(bad).await, (422, "invalid_parameters".into()));
     let own = app
-        .post("/api/v1/user/subscriptions", Some(&bob), &json!({"thing_id": id, "periods": 3}))
+        .post(
+            "/api/v1/user/subscriptions",
+            Some(&bob),
+            &json!({"thing_id": id, "periods": 3}),
+        )
         .await;
     assert_eq!(error_code(own).await, (403, "flattr_owner".into()));
     assert_eq!(
-        app.post("/api/v1/user/subscriptions", Some(&alice), &json!({"thing_id": id, "periods": 12})).await.status(),
+        app.post(
+            "/api/v1/user/subscriptions",
+            Some(&alice),
+            &json!({"thing_id": id, "periods": 12})
+        )
+        .await
+        .status(),
         201
     );
     let twice = app
-        .post("/api/v1/user/subscriptions", Some(&alice), &json!({"thing_id": id, "periods": 3}))
+        .post(
+            "/api/v1/user/subscriptions",
+            Some(&alice),
+            &json!({"thing_id": id, "periods": 3}),
+        )
         .await;
     assert_eq!(error_code(twice).await, (409, "conflict".into()));
     let others = app.get_json("/api/v1/user/subscriptions", Some(&bob)).await;

@@ -1,6 +1,6 @@
 //! Registering, finding, editing and deleting things.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::helpers::{error_code, spawn_app};
 
@@ -27,11 +27,22 @@ async fn an_owner_registers_a_thing_and_anyone_finds_it_by_url_or_id() {
 
     let id = thing["id"].as_i64().unwrap();
     let found = app
-        .get_json("/api/v1/things/lookup?url=https%3A%2F%2Fbob.example%2Fpost", None)
+        .get_json(
+            "/api/v1/things/lookup?url=https%3A%2F%2Fbob.example%2Fpost",
+            None,
+        )
         .await;
     assert_eq!(found["id"], id);
-    assert_eq!(app.get_json(&format!("/api/v1/things/{id}"), None).await["title"], "Hello");
-    let missing = app.get("/api/v1/things/lookup?url=https%3A%2F%2Fnowhere.example%2F", None).await;
+    assert_eq!(
+        app.get_json(&format!("/api/v1/things/{id}"), None).await["title"],
+        "Hello"
+    );
+    let missing = app
+        .get(
+            "/api/v1/things/lookup?url=https%3A%2F%2Fnowhere.example%2F",
+            None,
+        )
+        .await;
     assert_eq!(error_code(missing).await, (404, "not_found".into()));
 }
 
@@ -40,9 +51,14 @@ async fn one_url_is_one_thing() {
     let app = spawn_app().await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    app.create_thing(&bob, "https://bob.example/post", "Mine").await;
+    app.create_thing(&bob, "https://bob.example/post", "Mine")
+        .await;
     let response = app
-        .post("/api/v1/things", Some(&carol), &json!({"url": "https://bob.example/post", "title": "Also mine"}))
+        .post(
+            "/api/v1/things",
+            Some(&carol),
+            &json!({"url": "https://bob.example/post", "title": "Also mine"}),
+        )
         .await;
     assert_eq!(error_code(response).await, (409, "conflict".into()));
 }
@@ -52,24 +68,37 @@ async fn only_the_owner_edits_or_deletes_a_thing() {
     let app = spawn_app().await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    let id = app.create_thing(&bob, "https://bob.example/post", "Old").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Old")
+        .await;
     let path = format!("/api/v1/things/{id}");
 
-    let stranger = app.patch(&path, &carol, &json!({"title": "Hijacked"})).await;
+    let stranger = app
+        .patch(&path, &carol, &json!({"title": "Hijacked"}))
+        .await;
     assert_eq!(error_code(stranger).await, (403, "forbidden".into()));
-    assert_eq!(error_code(app.delete(&path, &carol).await).await, (403, "forbidden".into()));
+    assert_eq!(
+        error_code(app.delete(&path, &carol).await).await,
+        (403, "forbidden".into())
+    );
 
-    let edited = app.patch(&path, &bob, &json!({"title": "New", "hidden": true})).await;
+    let edited = app
+        .patch(&path, &bob, &json!({"title": "New", "hidden": true}))
+        .await;
     assert_eq!(edited.status(), 200);
     let edited: Value = edited.json().await.unwrap();
     assert_eq!(edited["title"], "New");
     assert_eq!(edited["hidden"], true);
-    assert_eq!(edited["url"], "https://bob.example/post", "the URL is the thing's identity");
+    assert_eq!(
+        edited["url"], "https://bob.example/post",
+        "the URL is the thing's identity"
+    );
 
     assert_eq!(app.delete(&path, &bob).await.status(), 204);
     assert_eq!(app.get(&path, None).await.status(), 404);
     // The URL is free again.
-    app.create_thing(&bob, "https://bob.example/post", "Again").await;
+    app.create_thing(&bob, "https://bob.example/post", "Again")
+        .await;
 }
 
 #[tokio::test]
@@ -77,7 +106,8 @@ async fn hidden_things_are_listed_only_to_their_owner() {
     let app = spawn_app().await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    app.create_thing(&bob, "https://bob.example/a", "Public").await;
+    app.create_thing(&bob, "https://bob.example/a", "Public")
+        .await;
     app.post(
         "/api/v1/things",
         Some(&bob),
@@ -98,7 +128,9 @@ async fn deleting_a_thing_withdraws_its_open_flattrs() {
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     app.deposit("alice", "5.00").await;
-    let id = app.create_thing(&bob, "https://bob.example/post", "Post").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
     assert_eq!(app.flattr(&alice, id).await.status(), 201);
     app.delete(&format!("/api/v1/things/{id}"), &bob).await;
     let flattrs = app.get_json("/api/v1/user/flattrs", Some(&alice)).await;
