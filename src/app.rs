@@ -1,6 +1,6 @@
 //! Builds the running instance: connects and migrates the database, assembles the router,
-//! starts background work, and serves until told to stop. Tests call the same functions with
-//! a listener on port 0.
+//! starts background work (the automatic close and the delivery queue), and serves until told
+//! to stop. Tests call the same functions with a listener on port 0.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,45 +10,66 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::federation::{self, Federation, delivery};
+use crate::http;
 use crate::settle::scheduler;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
-/// Opens (and on first start creates) the database, applies migrations, and returns the state
-/// every handler shares.
-pub async fn build(settings: Settings, clock: Clock) -> Result<AppState, StoreError> {
+/// A built instance: the state every handler shares and the federation configuration.
+#[derive(Clone)]
+pub struct App {
+    pub state: AppState,
+    pub federation: Federation,
+}
+
+/// Opens (and on first start creates) the database, applies migrations, creates the instance
+/// actor's keys, and returns the instance ready to serve.
+pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
-    Ok(AppState {
+    federation::actors::instance_keys(&store).await?;
+    let client = federation::client::build(&settings);
+    let state = AppState {
         store,
         settings: Arc::new(settings),
         clock,
-    })
+        client,
+    };
+    let federation = federation::client::configure(state.clone()).await;
+    Ok(App { state, federation })
 }
 
-/// Serves HTTP on `listener` and runs the automatic close until `shutdown` completes; then
+/// Serves HTTP on `listener` and runs the background work until `shutdown` completes; then
 /// stops accepting, finishes requests in flight and stops the background work.
 pub async fn serve(
-    state: AppState,
+    app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let state = app.state.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let background = state.settings.auto_close.then(|| {
-        tokio::spawn(scheduler::run(
+    let mut background = Vec::new();
+    if state.settings.auto_close {
+        background.push(tokio::spawn(scheduler::run(
             state.store.clone(),
             state.settings.fee_rate,
             state.clock.clone(),
             Duration::from_secs(state.settings.close_interval_secs),
-            stop_rx,
-        ))
-    });
-    let router = http::router(state);
+            stop_rx.clone(),
+        )));
+    }
+    background.push(tokio::spawn(delivery::run(
+        state.clone(),
+        Duration::from_secs(state.settings.delivery_interval_secs),
+        stop_rx,
+    )));
+    let router = http::router(state, app.federation);
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
-    if let Some(task) = background {
+    for task in background {
         let _ = task.await;
     }
     result

@@ -16,8 +16,10 @@ use crate::domain::money::Money;
 use crate::domain::password;
 use crate::domain::period::Period;
 use crate::domain::username::{NewPassword, Username};
+use crate::federation::actors::generate_keys;
 use crate::ledger::{self, Posted, audit, payouts};
 use crate::settle::close::{self, CloseOptions};
+use crate::store::users::NewUser;
 use crate::store::{Store, users};
 
 #[derive(Parser, Debug)]
@@ -178,14 +180,16 @@ async fn serve(settings: Settings) -> Result<ExitCode, Failure> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| Failure(format!("cannot listen on {address}: {e}")))?;
-    let state = app::build(settings, Clock::system()).await.map_err(fail)?;
+    let app = app::build(settings, Clock::system()).await.map_err(fail)?;
+    let state = &app.state;
     tracing::info!(
         url = %state.settings.base_url,
         listen = %address,
         database = %state.store.backend_name(),
+        development_mode = state.settings.development_mode,
         "fedflattr is running at {}", state.settings.base_url
     );
-    app::serve(state, listener, app::shutdown_signal())
+    app::serve(app.clone(), listener, app::shutdown_signal())
         .await
         .map_err(fail)?;
     Ok(ExitCode::SUCCESS)
@@ -225,10 +229,17 @@ async fn admin(
             });
             let parsed = NewPassword::parse(&password).map_err(fail)?;
             let hash = password::hash(&parsed);
+            let keys = generate_keys();
             let mut tx = store.begin().await.map_err(fail)?;
-            let user = users::create(&mut tx, &username, &hash, settings.min_budget, admin, now)
-                .await
-                .map_err(fail)?;
+            let new = NewUser {
+                username: &username,
+                password_hash: &hash,
+                budget: settings.min_budget,
+                is_admin: admin,
+                public_key: &keys.public_key,
+                private_key: &keys.private_key,
+            };
+            let user = users::create(&mut tx, &new, now).await.map_err(fail)?;
             tx.commit().await.map_err(fail)?;
             let shown = generated.then_some(password);
             output(

@@ -43,6 +43,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `text` for people, `json` for log collectors.
     pub log_format: String,
+    /// For development and tests only: allows plain http, loopback and private addresses for
+    /// federation, and resolves `*.test` host names to 127.0.0.1.
+    pub development_mode: bool,
+    /// Seconds between runs of the delivery queue.
+    pub delivery_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -61,6 +66,8 @@ impl Default for Config {
             close_interval_secs: 60,
             max_body_bytes: 64 * 1024,
             log_format: "text".into(),
+            development_mode: false,
+            delivery_interval_secs: 5,
         }
     }
 }
@@ -121,6 +128,8 @@ pub struct Settings {
     pub close_interval_secs: u64,
     pub max_body_bytes: usize,
     pub log_format: String,
+    pub development_mode: bool,
+    pub delivery_interval_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +183,8 @@ impl Config {
             close_interval_secs: self.close_interval_secs.max(1),
             max_body_bytes: self.max_body_bytes,
             log_format: self.log_format.clone(),
+            development_mode: self.development_mode,
+            delivery_interval_secs: self.delivery_interval_secs.max(1),
         })
     }
 }

@@ -5,11 +5,14 @@
 //! ```text
 //! cli, app         entry points: parse, configure, wire, run
 //!   http           JSON API (one router per resource), errors → HTTP in one place
+//!   federation     ActivityPub: discovery, actors, things as objects, Like/Undo (one file
+//!                  each), the inbox and its checks, the delivery queue, the SSRF guard
 //!     settle       period close (staged, resumable) and its scheduler
 //!       ledger     double-entry postings, deposits, payouts, audit
 //!         store    the database (SQLite or PostgreSQL): pool, migrations, queries
 //!           domain pure rules: money, periods, the split, names, things; no I/O
 //! config, clock    read by the entry points and passed down as values
+//! state            the handles every handler shares (store, settings, clock, client)
 //! ```
 
 pub mod app;
@@ -17,7 +20,9 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod federation;
 pub mod http;
 pub mod ledger;
 pub mod settle;
+pub mod state;
 pub mod store;

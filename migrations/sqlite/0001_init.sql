@@ -11,7 +11,30 @@ CREATE TABLE users (
     password_hash TEXT    NOT NULL,
     budget        INTEGER NOT NULL CHECK (budget >= 0),
     is_admin      INTEGER NOT NULL DEFAULT 0,
+    -- The RSA key pair (PEM) that signs this user's activities (HTTP Signatures).
+    public_key    TEXT    NOT NULL,
+    private_key   TEXT    NOT NULL,
     created_at    INTEGER NOT NULL
+);
+
+-- The instance's own actor (type Application): one row, created on first start.
+CREATE TABLE instance_actor (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    public_key  TEXT    NOT NULL,
+    private_key TEXT    NOT NULL
+);
+
+-- Actors of other servers, as fetched: what is needed to verify their signatures and to
+-- deliver to them.
+CREATE TABLE remote_actors (
+    id           INTEGER PRIMARY KEY,
+    ap_id        TEXT    NOT NULL UNIQUE,
+    kind         TEXT    NOT NULL,
+    username     TEXT    NOT NULL,
+    inbox        TEXT    NOT NULL,
+    shared_inbox TEXT,
+    public_key   TEXT    NOT NULL,
+    fetched_at   INTEGER NOT NULL
 );
 
 -- Only a hash of each bearer token is kept: a leaked database leaks no sessions.
@@ -21,10 +44,18 @@ CREATE TABLE tokens (
     created_at INTEGER NOT NULL
 );
 
+-- Local things have an owner_id. Things of other servers that our users flattred have none:
+-- they have an ap_id (the object's ActivityPub id), the owner's actor and inbox, the origin of
+-- the owner's server (scheme://host:port, the peer), and whether that server speaks fedflattr.
 CREATE TABLE things (
     id          INTEGER PRIMARY KEY,
     url         TEXT    NOT NULL,
-    owner_id    INTEGER NOT NULL REFERENCES users (id),
+    owner_id    INTEGER REFERENCES users (id),
+    ap_id       TEXT    UNIQUE,
+    remote_owner TEXT,
+    remote_inbox TEXT,
+    origin      TEXT,
+    fedflattr   INTEGER NOT NULL DEFAULT 0,
     title       TEXT    NOT NULL,
     description TEXT    NOT NULL,
     tags        TEXT    NOT NULL, -- JSON array of strings
@@ -34,7 +65,8 @@ CREATE TABLE things (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
     -- Deleted things stay as rows: past earnings keep pointing at them.
-    deleted_at  INTEGER
+    deleted_at  INTEGER,
+    CHECK (owner_id IS NOT NULL OR (ap_id IS NOT NULL AND remote_inbox IS NOT NULL AND origin IS NOT NULL))
 );
 -- One live thing per URL; a deleted thing frees its URL.
 CREATE UNIQUE INDEX things_live_url ON things (url) WHERE deleted_at IS NULL;
@@ -63,6 +95,9 @@ CREATE TABLE flattrs (
     thing_id        INTEGER NOT NULL REFERENCES things (id),
     period          TEXT    NOT NULL,
     subscription_id INTEGER REFERENCES subscriptions (id),
+    -- 0 for a flattr of a thing on software that cannot be paid (a plain Like, Flattr's
+    -- "pending flattr"): it is delivered but takes no share of the budget.
+    charged         INTEGER NOT NULL DEFAULT 1,
     created_at      INTEGER NOT NULL,
     -- flattr_once is this constraint: it holds under concurrent clicks, a read-then-write can't.
     UNIQUE (user_id, thing_id, period)
@@ -134,7 +169,10 @@ CREATE TABLE close_shares (
     flattr_id INTEGER NOT NULL,
     user_id   INTEGER NOT NULL REFERENCES users (id),
     thing_id  INTEGER NOT NULL REFERENCES things (id),
-    owner_id  INTEGER NOT NULL REFERENCES users (id),
+    -- The local creator, or NULL when the thing lives on a peer (then `peer` is its origin and
+    -- the share is owed to that peer until settlement).
+    owner_id  INTEGER REFERENCES users (id),
+    peer      TEXT,
     amount    INTEGER NOT NULL,
     PRIMARY KEY (period, flattr_id)
 );
@@ -151,3 +189,56 @@ CREATE TABLE payouts (
     paid_at      INTEGER
 );
 CREATE INDEX payouts_state ON payouts (state);
+
+-- Likes of our things received from other servers. `activity_id` is unique: a duplicate or
+-- replayed delivery counts once. Plain Likes (no fedflattr terms) are kept with an empty
+-- currency: they are favourites, not money.
+CREATE TABLE received_likes (
+    id          INTEGER PRIMARY KEY,
+    activity_id TEXT    NOT NULL UNIQUE,
+    actor       TEXT    NOT NULL,
+    thing_id    INTEGER NOT NULL REFERENCES things (id),
+    period      TEXT    NOT NULL,
+    currency    TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    undone_at   INTEGER
+);
+CREATE INDEX received_likes_thing ON received_likes (thing_id);
+
+-- Every activity id our inbox accepted, whatever its type: the replay guard.
+CREATE TABLE inbox_activities (
+    activity_id TEXT    PRIMARY KEY,
+    actor       TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    received_at INTEGER NOT NULL
+);
+
+-- The persistent delivery queue. One row per activity and inbox (so one delivery per shared
+-- inbox); `locked_until` is the claim of the worker sending it, so that several servers on one
+-- database never send the same row at once.
+CREATE TABLE deliveries (
+    id              INTEGER PRIMARY KEY,
+    activity_id     TEXT    NOT NULL,
+    inbox           TEXT    NOT NULL,
+    signer_user_id  INTEGER REFERENCES users (id),
+    body            TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'rejected', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    locked_until    INTEGER,
+    last_status     INTEGER,
+    created_at      INTEGER NOT NULL,
+    finished_at     INTEGER,
+    UNIQUE (activity_id, inbox)
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+
+-- Every attempt: its HTTP status, or the network error when there was no answer.
+CREATE TABLE delivery_attempts (
+    id           INTEGER PRIMARY KEY,
+    delivery_id  INTEGER NOT NULL REFERENCES deliveries (id),
+    attempted_at INTEGER NOT NULL,
+    status       INTEGER,
+    error        TEXT
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);

@@ -27,13 +27,19 @@ impl FlattrRefusal {
 }
 
 /// The checks that need no database: who owns the thing and whether there is money.
-/// "Once per period" is left to the database's unique constraint, which is the only place
-/// that can decide it under concurrent clicks.
-pub fn check_flattr(flattrer: i64, owner: i64, wallet: Money) -> Result<(), FlattrRefusal> {
-    if flattrer == owner {
+/// `owner` is `None` for a thing on another server. An uncharged flattr (a plain Like of a thing
+/// nobody can be paid for) needs no money. "Once per period" is left to the database's unique
+/// constraint, which is the only place that can decide it under concurrent clicks.
+pub fn check_flattr(
+    flattrer: i64,
+    owner: Option<i64>,
+    wallet: Money,
+    charged: bool,
+) -> Result<(), FlattrRefusal> {
+    if owner == Some(flattrer) {
         return Err(FlattrRefusal::FlattrOwner);
     }
-    if !wallet.is_positive() {
+    if charged && !wallet.is_positive() {
         return Err(FlattrRefusal::NoMeans);
     }
     Ok(())
@@ -45,11 +51,24 @@ mod tests {
 
     #[test]
     fn owners_cannot_flattr_their_own_things_and_the_penniless_cannot_flattr() {
+        let cent = Money::from_minor(100);
         assert_eq!(
-            check_flattr(1, 1, Money::from_minor(1)),
+            check_flattr(1, Some(1), cent, true),
             Err(FlattrRefusal::FlattrOwner)
         );
-        assert_eq!(check_flattr(1, 2, Money::ZERO), Err(FlattrRefusal::NoMeans));
-        assert_eq!(check_flattr(1, 2, Money::from_minor(1)), Ok(()));
+        assert_eq!(
+            check_flattr(1, Some(2), Money::ZERO, true),
+            Err(FlattrRefusal::NoMeans)
+        );
+        assert_eq!(check_flattr(1, Some(2), cent, true), Ok(()));
+    }
+
+    #[test]
+    fn a_plain_like_of_an_unpayable_thing_needs_no_money() {
+        assert_eq!(check_flattr(1, None, Money::ZERO, false), Ok(()));
+        assert_eq!(
+            check_flattr(1, None, Money::ZERO, true),
+            Err(FlattrRefusal::NoMeans)
+        );
     }
 }

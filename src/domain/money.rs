@@ -58,6 +58,43 @@ impl Money {
         Self::from_payable_decimal(field, value)
     }
 
+    /// Parses an amount another server sent: non-negative, at most the ledger's four decimals.
+    pub fn parse_exact(field: &'static str, text: &str) -> Result<Money, ParseError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty()
+            || trimmed.starts_with('-')
+            || !trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            || trimmed.bytes().filter(|b| *b == b'.').count() > 1
+            || !trimmed.bytes().any(|b| b.is_ascii_digit())
+        {
+            return Err(ParseError::new(
+                field,
+                format!("{text:?} is not a non-negative decimal amount"),
+            ));
+        }
+        let value = Decimal::from_str(trimmed)
+            .map_err(|_| ParseError::new(field, format!("{text:?} is not a decimal amount")))?
+            .normalize();
+        if value.scale() > SCALE {
+            return Err(ParseError::new(
+                field,
+                format!("at most {SCALE} decimal places are allowed"),
+            ));
+        }
+        if value > Decimal::from(MAX_UNITS) {
+            return Err(ParseError::new(
+                field,
+                format!("must not exceed {MAX_UNITS}"),
+            ));
+        }
+        let minor = (value * Decimal::from(UNIT))
+            .trunc()
+            .to_string()
+            .parse::<i64>()
+            .map_err(|_| ParseError::new(field, "is out of range"))?;
+        Ok(Money(minor))
+    }
+
     pub fn from_payable_decimal(field: &'static str, value: Decimal) -> Result<Money, ParseError> {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(ParseError::new(field, "must not be negative"));
@@ -207,6 +244,14 @@ mod tests {
                 Money::parse_payable("a", text).is_err(),
                 "{text} was accepted"
             );
+        }
+    }
+
+    #[test]
+    fn amounts_from_peers_may_have_four_decimals_but_no_more() {
+        assert_eq!(Money::parse_exact("v", "0.3333").unwrap(), Money(3_333));
+        for bad in ["0.33333", "-1", "1e2", "", "."] {
+            assert!(Money::parse_exact("v", bad).is_err(), "{bad}");
         }
     }
 

@@ -166,6 +166,21 @@ impl From<CloseError> for ApiError {
     }
 }
 
+impl From<crate::federation::FederationError> for ApiError {
+    fn from(e: crate::federation::FederationError) -> Self {
+        use crate::federation::FederationError as F;
+        match e {
+            F::Refused {
+                status,
+                code,
+                reason,
+            } => Self::new(status, code, reason),
+            F::Store(store) => store.into(),
+            F::Internal(_) => Self::internal(&e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Database(e).into()

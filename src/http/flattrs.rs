@@ -11,8 +11,10 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path, Query};
 use crate::domain::period::Period;
 use crate::domain::thing::{AutoSubmit, ThingUrl};
+use crate::federation::{outbox, resolve};
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::{StoreError, Tx, things, users};
+use activitypub_federation::config::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(flattr_url))
         .routes(routes!(my_flattrs))
         .routes(routes!(undo_flattr))
+        .routes(routes!(received_flattrs))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -40,6 +43,8 @@ pub struct Flattr {
     period: String,
     /// Set when a subscription made this flattr.
     subscription_id: Option<i64>,
+    /// False for a plain Like of a thing on software that cannot be paid: it costs nothing.
+    charged: bool,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -54,8 +59,26 @@ pub fn view(row: FlattrRow) -> Flattr {
         },
         period: row.period,
         subscription_id: row.subscription_id,
+        charged: row.charged != 0,
         created_at: crate::store::from_epoch(row.created_at),
     }
+}
+
+/// Records a flattr and, for a thing on another server, queues the Like that tells it.
+async fn flattr_and_tell(
+    state: &AppState,
+    tx: &mut Tx,
+    user_id: i64,
+    thing_id: i64,
+) -> Result<FlattrRow, ApiError> {
+    let now = state.clock.now();
+    let row = flattrs::create(tx, user_id, thing_id, Period::containing(now), None, now).await?;
+    if row.thing_ap_id.is_some() {
+        let user = users::by_id(&mut **tx, user_id).await?;
+        let thing = things::by_id(&mut **tx, thing_id).await?;
+        outbox::like(tx, state, &user.username, &row, &thing).await?;
+    }
+    Ok(row)
 }
 
 /// Flattrs one thing in the current period.
@@ -125,27 +148,35 @@ pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i6
     ))
 }
 
-/// Flattrs whatever a URL names: a registered thing or an auto-submit URL.
+/// Flattrs whatever a URL names: a registered thing, an auto-submit URL, or an object on
+/// another server (resolved first, outside any database transaction).
 #[utoipa::path(post, path = "/flattr", tag = "flattrs", security(("bearer" = [])), request_body = FlattrRequest,
     responses((status = 201, body = Flattr), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn flattr_url(
     State(state): State<AppState>,
+    data: Data<AppState>,
     auth: AuthUser,
     Json(body): Json<FlattrRequest>,
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
-    let now = state.clock.now();
+    let url = ThingUrl::parse(&body.url)?;
+    let ours = url.as_url().origin() == state.settings.base_url.origin();
+    let known = things::by_url(state.store.pool(), url.as_str()).await?;
+    let remote = if ours || known.is_some() {
+        None
+    } else {
+        Some(resolve::resolve_thing(&data, url.as_url()).await?)
+    };
     let mut tx = state.store.begin().await?;
-    let thing_id = resolve_url(&state, &mut tx, &body.url).await?;
-    let row = flattrs::create(
-        &mut tx,
-        auth.id,
-        thing_id,
-        Period::containing(now),
-        None,
-        now,
-    )
-    .await?;
+    let thing_id = match remote {
+        Some(remote) => {
+            things::upsert_remote(&mut tx, &remote, state.clock.now())
+                .await?
+                .id
+        }
+        None => resolve_url(&state, &mut tx, &body.url).await?,
+    };
+    let row = flattr_and_tell(&state, &mut tx, auth.id, thing_id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -181,4 +212,40 @@ async fn undo_flattr(
     flattrs::undo(&mut tx, id, auth.id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReceivedFlattr {
+    thing_id: i64,
+    thing_title: String,
+    /// The remote user's actor id.
+    actor: String,
+    period: String,
+    /// True for a flattr (money, settled by statement); false for a plain favourite.
+    flattr: bool,
+    undone: bool,
+    received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Flattrs of my things received from users of other servers, newest first.
+#[utoipa::path(get, path = "/user/received_flattrs", tag = "flattrs", security(("bearer" = [])),
+    responses((status = 200, body = [ReceivedFlattr])))]
+async fn received_flattrs(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<Vec<ReceivedFlattr>>, ApiError> {
+    let rows = flattrs::received_by_owner(state.store.pool(), auth.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ReceivedFlattr {
+                thing_id: r.thing_id,
+                thing_title: r.thing_title,
+                actor: r.actor,
+                period: r.period,
+                flattr: !r.currency.is_empty(),
+                undone: r.undone_at.is_some(),
+                received_at: crate::store::from_epoch(r.received_at),
+            })
+            .collect(),
+    ))
 }

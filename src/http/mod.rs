@@ -22,18 +22,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::store::Store;
 use error::ApiError;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub clock: Clock,
-}
+pub use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,9 +65,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The whole HTTP surface: API, OpenAPI document, health check, JSON fallbacks.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: API, OpenAPI document, health check, the federation routes, JSON
+/// fallbacks. The federation middleware wraps it all, so API handlers can fetch from other
+/// servers too.
+pub fn router(state: AppState, federation: crate::federation::Federation) -> Router {
     let (api, openapi) = api();
+    let api = api.merge(crate::federation::router(federation.clone()));
     let openapi = Arc::new(openapi);
     let max_body = state.settings.max_body_bytes;
     api.route(
@@ -104,6 +98,9 @@ pub fn router(state: AppState) -> Router {
         ))
     }))
     .layer(TraceLayer::new_for_http())
+    .layer(activitypub_federation::config::FederationMiddleware::new(
+        federation,
+    ))
     .with_state(state)
 }
 

@@ -84,8 +84,13 @@ pub struct Thing {
     category: String,
     hidden: bool,
     owner: Owner,
-    /// How many flattrs it has received (all periods).
+    /// How many flattrs it has received from users of this instance (all periods).
     flattrs: i64,
+    /// How many flattrs (Likes) it has received from users of other servers, not undone.
+    remote_flattrs: i64,
+    /// True for a thing of another server that a user here flattred; `owner.username` is then
+    /// the owner's actor id.
+    remote: bool,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -109,6 +114,8 @@ pub fn view(state: &AppState, row: ThingRow) -> Thing {
             username: row.owner,
         },
         flattrs: row.flattrs,
+        remote_flattrs: row.remote_flattrs,
+        remote: row.owner_id.is_none(),
         created_at: crate::store::from_epoch(row.created_at),
         updated_at: crate::store::from_epoch(row.updated_at),
     }

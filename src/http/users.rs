@@ -15,6 +15,8 @@ use crate::domain::period::Period;
 use crate::domain::split::close_user;
 use crate::domain::username::{NewPassword, Username};
 use crate::domain::{ParseError, password};
+use crate::federation::actors::generate_keys;
+use crate::store::users::NewUser;
 use crate::store::{StoreError, flattrs, tokens, users};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -139,26 +141,28 @@ async fn sign_up(
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let username = Username::parse(&body.username)?;
     let password = NewPassword::parse(&body.password)?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                e.to_string(),
-            )
-        })?;
+    // argon2 and RSA key generation are CPU-bound: keep them off the async threads.
+    let (hash, keys) =
+        tokio::task::spawn_blocking(move || (password::hash(&password), generate_keys()))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    e.to_string(),
+                )
+            })?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let user = users::create(
-        &mut tx,
-        &username,
-        &hash,
-        state.settings.min_budget,
-        false,
-        now,
-    )
-    .await?;
+    let new = NewUser {
+        username: &username,
+        password_hash: &hash,
+        budget: state.settings.min_budget,
+        is_admin: false,
+        public_key: &keys.public_key,
+        private_key: &keys.private_key,
+    };
+    let user = users::create(&mut tx, &new, now).await?;
     let token = tokens::issue(&mut tx, user.id, now).await?;
     tx.commit().await?;
     tracing::info!(user = %username, "signed up");

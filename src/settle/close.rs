@@ -174,6 +174,17 @@ async fn run_stage(
         Stage::Spend => move_money(tx, period, "spend", SPEND_SQL, now).await,
         Stage::Fees => move_money(tx, period, "fees", FEES_SQL, now).await,
         Stage::Shares => {
+            // Shares of things on other fedflattr servers are owed to that peer until the
+            // statement settles them: one `payable:ORIGIN` account per peer.
+            sqlx::query(
+                "INSERT INTO accounts (name, kind, user_id, balance)
+                 SELECT DISTINCT 'payable:' || peer, 'payable', NULL, 0 FROM close_shares
+                 WHERE period = $1 AND peer IS NOT NULL
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(period.to_string())
+            .execute(&mut **tx)
+            .await?;
             move_money(tx, period, "shares", SHARES_SQL, now).await?;
             let left = ledger::balance(tx, &Account::Clearing(period)).await?;
             if left != Money::ZERO {
@@ -206,7 +217,8 @@ async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), Clos
          SELECT $1, x.user_id, x.n, x.spend, x.spend * $2 / 10000, x.spend - x.spend * $2 / 10000
          FROM (SELECT c.user_id, c.n,
                       CASE WHEN a.balance < u.budget THEN a.balance ELSE u.budget END AS spend
-               FROM (SELECT user_id, COUNT(*) AS n FROM flattrs WHERE period = $1 GROUP BY user_id) c
+               FROM (SELECT user_id, COUNT(*) AS n FROM flattrs
+                     WHERE period = $1 AND charged = 1 GROUP BY user_id) c
                JOIN users u ON u.id = c.user_id
                JOIN accounts a ON a.kind = 'wallet' AND a.user_id = c.user_id) x
          WHERE x.spend > 0",
@@ -216,14 +228,15 @@ async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), Clos
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, amount)
-         SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id,
+        "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, peer, amount)
+         SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id, r.peer,
                 s.net / s.flattr_count
                 + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
          FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
+                      CASE WHEN t.owner_id IS NULL THEN t.origin END AS peer,
                       ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
                FROM flattrs f JOIN things t ON t.id = f.thing_id
-               WHERE f.period = $1) r
+               WHERE f.period = $1 AND f.charged = 1) r
          JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id",
     )
     .bind(period.to_string())
@@ -285,6 +298,14 @@ const SHARES_SQL: &[Statement] = &[
          SELECT $1, a.id, CAST(SUM(sh.amount) AS BIGINT) FROM close_shares sh
          JOIN accounts a ON a.kind = 'earnings' AND a.user_id = sh.owner_id
          WHERE sh.period = $2
+         GROUP BY a.id",
+        &[Bind::Transaction, Bind::Period],
+    ),
+    (
+        "INSERT INTO postings (transaction_id, account_id, amount)
+         SELECT $1, a.id, CAST(SUM(sh.amount) AS BIGINT) FROM close_shares sh
+         JOIN accounts a ON a.name = 'payable:' || sh.peer
+         WHERE sh.period = $2 AND sh.peer IS NOT NULL
          GROUP BY a.id",
         &[Bind::Transaction, Bind::Period],
     ),

@@ -15,12 +15,15 @@ pub struct FlattrRow {
     pub thing_title: String,
     pub period: String,
     pub subscription_id: Option<i64>,
+    pub charged: i64,
+    /// The thing's ActivityPub id when it lives on another server.
+    pub thing_ap_id: Option<String>,
     pub created_at: i64,
 }
 
 const SELECT: &str =
     "SELECT f.id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
-        f.period, f.subscription_id, f.created_at
+        f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
     FROM flattrs f JOIN things t ON t.id = f.thing_id";
 
 /// True once the close of `period` has begun: from then on its flattrs are frozen.
@@ -48,12 +51,14 @@ pub async fn create(
         return Err(FlattrRefusal::PeriodClosed.into());
     }
     let wallet = users::balance(&mut **tx, user_id, "wallet").await?;
-    check_flattr(user_id, thing.owner_id, wallet)?;
+    // Local things and things on fedflattr servers are paid; anything else gets a plain Like.
+    let charged = thing.owner_id.is_some() || thing.fedflattr != 0;
+    check_flattr(user_id, thing.owner_id, wallet, charged)?;
     // The conflict is answered without an error so that the transaction stays usable on
     // PostgreSQL (a subscription carries on when its first flattr already exists).
     let inserted = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO flattrs (user_id, thing_id, period, subscription_id, created_at)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO flattrs (user_id, thing_id, period, subscription_id, charged, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (user_id, thing_id, period) DO NOTHING
          RETURNING id",
     )
@@ -61,6 +66,7 @@ pub async fn create(
     .bind(thing_id)
     .bind(period.to_string())
     .bind(subscription_id)
+    .bind(i64::from(charged))
     .bind(epoch(now))
     .fetch_optional(&mut **tx)
     .await?;
@@ -81,9 +87,9 @@ where
         .ok_or(StoreError::NotFound("flattr"))
 }
 
-/// Withdraws a flattr before its period closes. Somebody else's flattr is "not found": its
-/// existence is none of the caller's business.
-pub async fn undo(tx: &mut Tx, flattr_id: i64, user_id: i64) -> Result<(), StoreError> {
+/// Withdraws a flattr before its period closes and returns what it was. Somebody else's flattr
+/// is "not found": its existence is none of the caller's business.
+pub async fn undo(tx: &mut Tx, flattr_id: i64, user_id: i64) -> Result<FlattrRow, StoreError> {
     let flattr = by_id(&mut **tx, flattr_id).await?;
     if flattr.user_id != user_id {
         return Err(StoreError::NotFound("flattr"));
@@ -96,7 +102,7 @@ pub async fn undo(tx: &mut Tx, flattr_id: i64, user_id: i64) -> Result<(), Store
         .bind(flattr_id)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(flattr)
 }
 
 /// A user's flattrs, newest first, of one period or of all.
@@ -135,11 +141,38 @@ pub async fn count_of_user<'e, E>(db: E, user_id: i64, period: Period) -> Result
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM flattrs WHERE user_id = $1 AND period = $2")
-            .bind(user_id)
-            .bind(period.to_string())
-            .fetch_one(db)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM flattrs WHERE user_id = $1 AND period = $2 AND charged = 1",
     )
+    .bind(user_id)
+    .bind(period.to_string())
+    .fetch_one(db)
+    .await?)
+}
+
+/// A Like of a local thing received from another server.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReceivedRow {
+    pub thing_id: i64,
+    pub thing_title: String,
+    pub actor: String,
+    pub period: String,
+    pub currency: String,
+    pub received_at: i64,
+    pub undone_at: Option<i64>,
+}
+
+/// The Likes other servers sent for `owner_id`'s things, newest first.
+pub async fn received_by_owner<'e, E>(db: E, owner_id: i64) -> Result<Vec<ReceivedRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT r.thing_id, t.title AS thing_title, r.actor, r.period, r.currency, r.received_at, r.undone_at
+         FROM received_likes r JOIN things t ON t.id = r.thing_id
+         WHERE t.owner_id = $1 ORDER BY r.id DESC LIMIT 1000",
+    )
+    .bind(owner_id)
+    .fetch_all(db)
+    .await?)
 }

@@ -9,8 +9,14 @@ use crate::domain::thing::{ThingFields, ThingUrl};
 pub struct ThingRow {
     pub id: i64,
     pub url: String,
-    pub owner_id: i64,
+    /// The local owner; `None` for a thing on another server.
+    pub owner_id: Option<i64>,
+    /// The local owner's username, or the remote owner's actor id.
     pub owner: String,
+    pub ap_id: Option<String>,
+    pub remote_inbox: Option<String>,
+    pub origin: Option<String>,
+    pub fedflattr: i64,
     pub title: String,
     pub description: String,
     pub tags: String,
@@ -19,8 +25,10 @@ pub struct ThingRow {
     pub hidden: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    /// All flattrs the thing ever received that were not undone.
+    /// All flattrs the thing ever received from our users that were not undone.
     pub flattrs: i64,
+    /// Flattrs (Likes) received from users of other servers, not undone.
+    pub remote_flattrs: i64,
 }
 
 impl ThingRow {
@@ -29,10 +37,14 @@ impl ThingRow {
     }
 }
 
-const SELECT: &str = "SELECT t.id, t.url, t.owner_id, u.username AS owner, t.title, t.description,
+const SELECT: &str = "SELECT t.id, t.url, t.owner_id,
+        COALESCE(u.username, t.remote_owner, '') AS owner, t.ap_id, t.remote_inbox, t.origin,
+        t.fedflattr, t.title, t.description,
         t.tags, t.language, t.category, t.hidden, t.created_at, t.updated_at,
-        (SELECT COUNT(*) FROM flattrs f WHERE f.thing_id = t.id) AS flattrs
-    FROM things t JOIN users u ON u.id = t.owner_id
+        (SELECT COUNT(*) FROM flattrs f WHERE f.thing_id = t.id) AS flattrs,
+        (SELECT COUNT(*) FROM received_likes r
+         WHERE r.thing_id = t.id AND r.undone_at IS NULL) AS remote_flattrs
+    FROM things t LEFT JOIN users u ON u.id = t.owner_id
     WHERE t.deleted_at IS NULL";
 
 /// Registers a thing. A URL that is already registered is a `Conflict` naming its id.
@@ -126,7 +138,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<ThingRow, StoreError> {
     let thing = by_id(&mut **tx, id).await?;
-    if thing.owner_id != editor_id {
+    if thing.owner_id != Some(editor_id) {
         return Err(StoreError::Forbidden("a thing"));
     }
     sqlx::query(
@@ -157,7 +169,7 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let thing = by_id(&mut **tx, id).await?;
-    if thing.owner_id != editor_id {
+    if thing.owner_id != Some(editor_id) {
         return Err(StoreError::Forbidden("a thing"));
     }
     sqlx::query(
@@ -180,4 +192,95 @@ pub async fn delete(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// What we learnt about a thing on another server when resolving it.
+#[derive(Debug, Clone)]
+pub struct RemoteThing {
+    pub ap_id: String,
+    pub url: String,
+    pub title: String,
+    pub owner: String,
+    pub inbox: String,
+    pub origin: String,
+    pub fedflattr: bool,
+}
+
+/// Records (or refreshes) a thing of another server and returns its local row.
+pub async fn upsert_remote(
+    tx: &mut Tx,
+    remote: &RemoteThing,
+    now: DateTime<Utc>,
+) -> Result<ThingRow, StoreError> {
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM things WHERE ap_id = $1")
+        .bind(&remote.ap_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let id = match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE things SET title = $1, remote_owner = $2, remote_inbox = $3, origin = $4,
+                        fedflattr = $5, updated_at = $6, deleted_at = NULL
+                 WHERE id = $7",
+            )
+            .bind(&remote.title)
+            .bind(&remote.owner)
+            .bind(&remote.inbox)
+            .bind(&remote.origin)
+            .bind(i64::from(remote.fedflattr))
+            .bind(epoch(now))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            id
+        }
+        None => {
+            // The object's id doubles as its URL: remote things are identified by their
+            // ActivityPub id, and two remote objects may well share a human-facing url.
+            sqlx::query_scalar(
+                "INSERT INTO things (url, owner_id, ap_id, remote_owner, remote_inbox, origin, fedflattr,
+                                     title, description, tags, language, category, hidden,
+                                     created_at, updated_at)
+                 VALUES ($1, NULL, $1, $2, $3, $4, $5, $6, '', '[]', '', 'rest', 1, $7, $7)
+                 RETURNING id",
+            )
+            .bind(&remote.ap_id)
+            .bind(&remote.owner)
+            .bind(&remote.inbox)
+            .bind(&remote.origin)
+            .bind(i64::from(remote.fedflattr))
+            .bind(&remote.title)
+            .bind(epoch(now))
+            .fetch_one(&mut **tx)
+            .await?
+        }
+    };
+    by_id(&mut **tx, id).await
+}
+
+/// A local thing by its ActivityPub id or its registered URL (never a remote one).
+pub async fn local_by_ap_id<'e, E>(
+    db: E,
+    base: &url::Url,
+    ap_id: &str,
+) -> Result<Option<ThingRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let Some(id) = ap_id
+        .strip_prefix(
+            base.join("things/")
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+                .as_str(),
+        )
+        .and_then(|rest| rest.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    match by_id(db, id).await {
+        Ok(thing) if thing.owner_id.is_some() => Ok(Some(thing)),
+        Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -13,6 +13,8 @@ pub struct UserRow {
     pub password_hash: String,
     pub budget: i64,
     pub is_admin: i64,
+    pub public_key: String,
+    pub private_key: String,
     pub created_at: i64,
 }
 
@@ -22,27 +24,39 @@ impl UserRow {
     }
 }
 
-const COLUMNS: &str = "id, username, password_hash, budget, is_admin, created_at";
+const COLUMNS: &str =
+    "id, username, password_hash, budget, is_admin, public_key, private_key, created_at";
 
-/// Creates a user with the instance's minimum budget, and the user's two ledger accounts
-/// (wallet and earnings), which start empty. A taken name is a `Conflict`.
+/// What a new account is made of.
+pub struct NewUser<'a> {
+    pub username: &'a Username,
+    pub password_hash: &'a str,
+    pub budget: Money,
+    pub is_admin: bool,
+    /// PEM key pair for HTTP Signatures.
+    pub public_key: &'a str,
+    pub private_key: &'a str,
+}
+
+/// Creates a user and the user's two ledger accounts (wallet and earnings), which start empty.
+/// A taken name is a `Conflict`.
 pub async fn create(
     tx: &mut Tx,
-    username: &Username,
-    password_hash: &str,
-    budget: Money,
-    is_admin: bool,
+    new: &NewUser<'_>,
     now: DateTime<Utc>,
 ) -> Result<UserRow, StoreError> {
+    let username = new.username;
     let inserted: Result<UserRow, sqlx::Error> = sqlx::query_as(
-        "INSERT INTO users (username, password_hash, budget, is_admin, created_at)
-         VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, username, password_hash, budget, is_admin, created_at",
+        "INSERT INTO users (username, password_hash, budget, is_admin, public_key, private_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING id, username, password_hash, budget, is_admin, public_key, private_key, created_at",
     )
     .bind(username.as_str())
-    .bind(password_hash)
-    .bind(budget.minor())
-    .bind(i64::from(is_admin))
+    .bind(new.password_hash)
+    .bind(new.budget.minor())
+    .bind(i64::from(new.is_admin))
+    .bind(new.public_key)
+    .bind(new.private_key)
     .bind(epoch(now))
     .fetch_one(&mut **tx)
     .await;

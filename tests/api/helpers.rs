@@ -76,14 +76,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     };
     configure(&mut config);
     let settings = config.settings().unwrap();
-    let state = fedflattr::app::build(settings, Clock::fixed(at("2026-10-15T12:00:00Z")))
+    let app = fedflattr::app::build(settings, Clock::fixed(at("2026-10-15T12:00:00Z")))
         .await
         .unwrap();
-    tokio::spawn(fedflattr::app::serve(
-        state.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let state = app.state.clone();
+    tokio::spawn(fedflattr::app::serve(app, listener, std::future::pending()));
     TestApp {
         base,
         client: reqwest::Client::new(),

@@ -1,0 +1,244 @@
+//! `Like`: a flattr. Sent when our user flattrs a thing on another server; received when a
+//! user of another server flattrs one of ours. A plain `Like` without our terms (a Mastodon
+//! favourite) is kept as a favourite and carries no money.
+
+use activitypub_federation::config::Data;
+use activitypub_federation::kinds::activity::LikeType;
+use activitypub_federation::traits::Activity;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{ObjectRef, check_origins, first_sighting};
+use crate::domain::money::Money;
+use crate::domain::period::Period;
+use crate::federation::FederationError;
+use crate::federation::actors::{activity_json, user_url};
+use crate::federation::vocab::context;
+use crate::state::AppState;
+use crate::store::flattrs::FlattrRow;
+use crate::store::{epoch, flattrs, things, users};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Like {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: LikeType,
+    pub actor: Url,
+    pub object: ObjectRef,
+    /// The payer's period (`YYYY-MM`): the payer's instance decides it.
+    #[serde(
+        rename = "flattr:period",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub period: Option<String>,
+    /// The payer's currency; must be ours.
+    #[serde(
+        rename = "flattr:currency",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub currency: Option<String>,
+    /// The flattr's value once known (decimal string), absent while the period is open.
+    #[serde(
+        rename = "flattr:value",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value: Option<String>,
+}
+
+impl Like {
+    /// True when the Like carries fedflattr's terms, i.e. is money and not just a favourite.
+    pub fn is_flattr(&self) -> bool {
+        self.period.is_some() || self.currency.is_some() || self.value.is_some()
+    }
+
+    fn refuse(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        reason: impl std::fmt::Display,
+    ) -> FederationError {
+        FederationError::refused(status, code, format!("Like {}: {reason}", self.id))
+    }
+
+    /// The period the flattr counts in: the payer's, which must be our current period or the
+    /// one before (a delivery may be retried across a month's end); a plain Like counts now.
+    fn period(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Period, FederationError> {
+        let current = Period::containing(now);
+        let Some(text) = &self.period else {
+            return Ok(current);
+        };
+        let period = Period::parse(text)
+            .map_err(|e| self.refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid_period", e))?;
+        if period > current {
+            return Err(self.refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_period",
+                format!("period {period} has not begun"),
+            ));
+        }
+        if period < current.previous() {
+            return Err(self.refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "period_closed",
+                format!("period {period} is closed"),
+            ));
+        }
+        Ok(period)
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for Like {
+    type DataType = AppState;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
+        check_origins(data, &self.id, &self.actor)?;
+        // The object is looked up in our database, never trusted from an embedded copy.
+        if things::local_by_ap_id(
+            data.store.pool(),
+            &data.settings.base_url,
+            self.object.id().as_str(),
+        )
+        .await?
+        .is_none()
+        {
+            return Err(self.refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{} is not a thing of this instance", self.object.id()),
+            ));
+        }
+        if !self.is_flattr() {
+            return Ok(());
+        }
+        self.period(data.clock.now())?;
+        match &self.currency {
+            Some(currency) if currency == data.settings.currency.as_str() => {}
+            Some(currency) => {
+                return Err(self.refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "currency_mismatch",
+                    format!(
+                        "this instance settles in {}, not {currency}",
+                        data.settings.currency
+                    ),
+                ));
+            }
+            None => {
+                return Err(self.refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_currency",
+                    "a flattr names its currency",
+                ));
+            }
+        }
+        if let Some(value) = &self.value {
+            Money::parse_exact("flattr:value", value)
+                .map_err(|e| self.refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e))?;
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
+        let now = data.clock.now();
+        let thing = things::local_by_ap_id(
+            data.store.pool(),
+            &data.settings.base_url,
+            self.object.id().as_str(),
+        )
+        .await?
+        .ok_or_else(|| self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone"))?;
+        let period = self.period(now)?;
+        let mut tx = data.store.begin().await?;
+        if !first_sighting(&mut tx, &self.id, &self.actor, "Like", now).await? {
+            tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
+            tx.commit().await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (activity_id) DO NOTHING",
+        )
+        .bind(self.id.as_str())
+        .bind(self.actor.as_str())
+        .bind(thing.id)
+        .bind(period.to_string())
+        .bind(self.currency.clone().unwrap_or_default())
+        .bind(epoch(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(id = %self.id, actor = %self.actor, thing = thing.id, flattr = self.is_flattr(), "received a Like");
+        Ok(())
+    }
+}
+
+/// The id of the Like a local flattr is sent as.
+pub fn like_id(state: &AppState, username: &str, flattr_id: i64) -> Url {
+    state
+        .settings
+        .base_url
+        .join(&format!("users/{username}/likes/{flattr_id}"))
+        .expect("a username is a URL path segment")
+}
+
+/// The Like we send for `flattr` of a remote thing: with our terms when its server speaks
+/// fedflattr, plain otherwise.
+pub fn outgoing(
+    state: &AppState,
+    username: &str,
+    flattr: &FlattrRow,
+    owner: &str,
+    fedflattr: bool,
+) -> Value {
+    let mut like = json!({
+        "@context": context(),
+        "id": like_id(state, username, flattr.id),
+        "type": "Like",
+        "actor": user_url(state, username),
+        "object": flattr.thing_ap_id,
+        "to": [owner],
+        "published": crate::store::from_epoch(flattr.created_at),
+    });
+    if fedflattr {
+        like["flattr:period"] = json!(flattr.period);
+        like["flattr:currency"] = json!(state.settings.currency.as_str());
+    }
+    like
+}
+
+/// GET /users/{name}/likes/{id}: a receiving server may fetch a Like it missed.
+pub async fn serve_like(
+    data: Data<AppState>,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Response, FederationError> {
+    let user = users::by_name(data.store.pool(), &name).await?;
+    let flattr = flattrs::by_id(data.store.pool(), id).await?;
+    if flattr.user_id != user.id || flattr.thing_ap_id.is_none() {
+        return Err(crate::store::StoreError::NotFound("like").into());
+    }
+    let thing = things::by_id(data.store.pool(), flattr.thing_id).await?;
+    Ok(activity_json(outgoing(
+        &data,
+        &user.username,
+        &flattr,
+        &thing.owner,
+        thing.fedflattr != 0,
+    )))
+}

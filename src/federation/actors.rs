@@ -1,0 +1,313 @@
+//! Actors: our users as `Person`, the instance as `Application`, and actors of other servers
+//! as we fetched them (the database row and the wire struct, as in the library's examples).
+
+use activitypub_federation::config::Data;
+use activitypub_federation::http_signatures::generate_actor_keypair;
+use activitypub_federation::protocol::public_key::PublicKey;
+use activitypub_federation::traits::{Actor, Object};
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::vocab::{ACTIVITY_JSON, context};
+use super::{FederationError, same_origin};
+use crate::state::AppState;
+use crate::store::{Store, StoreError, epoch, from_epoch, users};
+
+/// A key pair for HTTP Signatures, in PEM.
+pub struct Keys {
+    pub public_key: String,
+    pub private_key: String,
+}
+
+/// Generates an RSA-2048 key pair. Slow (tens of milliseconds): call it off the async threads.
+pub fn generate_keys() -> Keys {
+    let pair = generate_actor_keypair().expect("the system random generator works");
+    Keys {
+        public_key: pair.public_key,
+        private_key: pair.private_key,
+    }
+}
+
+pub fn user_url(state: &AppState, username: &str) -> Url {
+    state
+        .settings
+        .base_url
+        .join(&format!("users/{username}"))
+        .expect("a username is a URL path segment")
+}
+
+pub fn instance_url(state: &AppState) -> Url {
+    state.settings.base_url.join("actor").expect("static path")
+}
+
+pub fn shared_inbox_url(state: &AppState) -> Url {
+    state.settings.base_url.join("inbox").expect("static path")
+}
+
+/// Serves an ActivityPub document with its content type.
+pub fn activity_json(value: Value) -> Response {
+    ([(header::CONTENT_TYPE, ACTIVITY_JSON)], axum::Json(value)).into_response()
+}
+
+/// The `Person` document of a local user, with its key and a FEP-0ea0 payment link.
+pub fn person_json(state: &AppState, user: &users::UserRow) -> Value {
+    let id = user_url(state, &user.username);
+    json!({
+        "@context": context(),
+        "id": id,
+        "type": "Person",
+        "preferredUsername": user.username,
+        "name": user.username,
+        "url": id,
+        "inbox": format!("{id}/inbox"),
+        "outbox": format!("{id}/outbox"),
+        "endpoints": {"sharedInbox": shared_inbox_url(state)},
+        "manuallyApprovesFollowers": false,
+        "published": from_epoch(user.created_at),
+        "publicKey": {
+            "id": format!("{id}#main-key"),
+            "owner": id,
+            "publicKeyPem": user.public_key,
+        },
+        "attachment": [payment_link(id.as_str())],
+    })
+}
+
+/// FEP-0ea0: a `Link` with `rel: payment` says "this can be paid through fedflattr here".
+pub fn payment_link(href: &str) -> Value {
+    json!({"type": "Link", "name": "Flattr", "href": href, "rel": "payment", "mediaType": "text/html"})
+}
+
+/// The instance's own key pair, created on first start.
+pub async fn instance_keys(store: &Store) -> Result<Keys, StoreError> {
+    let existing: Option<(String, String)> =
+        sqlx::query_as("SELECT public_key, private_key FROM instance_actor WHERE id = 1")
+            .fetch_optional(store.pool())
+            .await?;
+    if let Some((public_key, private_key)) = existing {
+        return Ok(Keys {
+            public_key,
+            private_key,
+        });
+    }
+    let keys = tokio::task::spawn_blocking(generate_keys)
+        .await
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO instance_actor (id, public_key, private_key) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&keys.public_key)
+    .bind(&keys.private_key)
+    .execute(store.pool())
+    .await?;
+    // Another process may have won the race; the stored pair is the one.
+    Box::pin(instance_keys(store)).await
+}
+
+/// GET /actor: the instance actor, which signs instance-to-instance documents.
+pub async fn instance_actor(data: Data<AppState>) -> Result<Response, FederationError> {
+    let keys = instance_keys(&data.store).await?;
+    let id = instance_url(&data);
+    Ok(activity_json(json!({
+        "@context": context(),
+        "id": id,
+        "type": "Application",
+        "preferredUsername": data.settings.domain,
+        "name": format!("fedflattr at {}", data.settings.domain),
+        "inbox": shared_inbox_url(&data),
+        "outbox": format!("{id}/outbox"),
+        "endpoints": {"sharedInbox": shared_inbox_url(&data)},
+        "manuallyApprovesFollowers": true,
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_key},
+    })))
+}
+
+/// GET /users/{name}/outbox: we publish no timeline, but the collection must exist.
+pub async fn outbox(
+    data: Data<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, FederationError> {
+    let user = users::by_name(data.store.pool(), &name).await?;
+    let id = format!("{}/outbox", user_url(&data, &user.username));
+    Ok(activity_json(json!({
+        "@context": context(), "id": id, "type": "OrderedCollection", "totalItems": 0, "orderedItems": []
+    })))
+}
+
+/// An actor of another server, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RemoteActor {
+    #[sqlx(try_from = "String")]
+    pub ap_id: UrlText,
+    pub kind: String,
+    pub username: String,
+    #[sqlx(try_from = "String")]
+    pub inbox: UrlText,
+    pub shared_inbox: Option<String>,
+    pub public_key: String,
+    pub fetched_at: i64,
+}
+
+/// A URL read back from a text column.
+#[derive(Debug, Clone)]
+pub struct UrlText(pub Url);
+
+impl TryFrom<String> for UrlText {
+    type Error = url::ParseError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Url::parse(&text).map(UrlText)
+    }
+}
+
+/// The wire form of any actor we accept: Mastodon's, Lemmy's, PeerTube's and Fedify's
+/// `Person`, `Service`, `Group`, `Application` and `Organization` all fit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorJson {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+    pub inbox: Url,
+    #[serde(default)]
+    pub endpoints: Option<Endpoints>,
+    pub public_key: PublicKey,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    #[serde(default)]
+    pub shared_inbox: Option<Url>,
+}
+
+const ACTOR_KINDS: &[&str] = &["Person", "Service", "Group", "Application", "Organization"];
+
+#[async_trait::async_trait]
+impl Object for RemoteActor {
+    type DataType = AppState;
+    type Kind = ActorJson;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.ap_id.0
+    }
+
+    fn last_refreshed_at(&self) -> Option<DateTime<Utc>> {
+        Some(from_epoch(self.fetched_at))
+    }
+
+    async fn read_from_id(
+        object_id: Url,
+        data: &Data<AppState>,
+    ) -> Result<Option<Self>, FederationError> {
+        Ok(sqlx::query_as(
+            "SELECT ap_id, kind, username, inbox, shared_inbox, public_key, fetched_at
+             FROM remote_actors WHERE ap_id = $1",
+        )
+        .bind(object_id.as_str())
+        .fetch_optional(data.store.pool())
+        .await?)
+    }
+
+    async fn into_json(self, _data: &Data<AppState>) -> Result<ActorJson, FederationError> {
+        Ok(ActorJson {
+            public_key: PublicKey {
+                id: format!("{}#main-key", self.ap_id.0),
+                owner: self.ap_id.0.clone(),
+                public_key_pem: self.public_key.clone(),
+            },
+            id: self.ap_id.0,
+            kind: self.kind,
+            preferred_username: Some(self.username),
+            inbox: self.inbox.0,
+            endpoints: None,
+        })
+    }
+
+    /// The fetched document must be an actor on the origin it was fetched from, and its key
+    /// must be its own.
+    async fn verify(
+        json: &ActorJson,
+        expected: &Url,
+        _data: &Data<AppState>,
+    ) -> Result<(), FederationError> {
+        let refuse = |reason: &str| {
+            FederationError::refused(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_actor",
+                format!("{}: {reason}", json.id),
+            )
+        };
+        if !ACTOR_KINDS.contains(&json.kind.as_str()) {
+            return Err(refuse("is not an actor"));
+        }
+        if !same_origin(&json.id, expected) || !same_origin(&json.inbox, &json.id) {
+            return Err(refuse("is not on the origin it was fetched from"));
+        }
+        if json.public_key.owner != json.id {
+            return Err(refuse("publishes a key that belongs to another actor"));
+        }
+        Ok(())
+    }
+
+    async fn from_json(json: ActorJson, data: &Data<AppState>) -> Result<Self, FederationError> {
+        let now = epoch(data.clock.now());
+        let username = json.preferred_username.clone().unwrap_or_default();
+        let shared_inbox = json
+            .endpoints
+            .and_then(|e| e.shared_inbox)
+            .map(|u| u.to_string());
+        sqlx::query(
+            "INSERT INTO remote_actors (ap_id, kind, username, inbox, shared_inbox, public_key, fetched_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (ap_id) DO UPDATE SET kind = $2, username = $3, inbox = $4,
+                 shared_inbox = $5, public_key = $6, fetched_at = $7",
+        )
+        .bind(json.id.as_str())
+        .bind(&json.kind)
+        .bind(&username)
+        .bind(json.inbox.as_str())
+        .bind(&shared_inbox)
+        .bind(&json.public_key.public_key_pem)
+        .bind(now)
+        .execute(data.store.pool())
+        .await?;
+        Ok(RemoteActor {
+            ap_id: UrlText(json.id),
+            kind: json.kind,
+            username,
+            inbox: UrlText(json.inbox),
+            shared_inbox,
+            public_key: json.public_key.public_key_pem,
+            fetched_at: now,
+        })
+    }
+}
+
+impl Actor for RemoteActor {
+    fn public_key_pem(&self) -> &str {
+        &self.public_key
+    }
+
+    fn private_key_pem(&self) -> Option<String> {
+        None
+    }
+
+    fn inbox(&self) -> Url {
+        self.inbox.0.clone()
+    }
+
+    fn shared_inbox(&self) -> Option<Url> {
+        self.shared_inbox
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+    }
+}

@@ -1,0 +1,268 @@
+//! The persistent delivery queue: signs and sends queued activities, records every attempt's
+//! status, and retries with backoff for four days.
+//!
+//! A 2xx is delivered. A 4xx (other than 408 and 429) is the receiver refusing the activity:
+//! it is recorded as `rejected`, never as delivered, and not retried. Anything else — 5xx, 408,
+//! 429, no answer — is retried after 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h, until
+//! the delivery is four days old (then `failed`). Rows are claimed with a compare-and-set on
+//! `locked_until`, so several servers sharing a database never send one row twice at once.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::actors::{instance_keys, instance_url, user_url};
+use super::client::guard;
+use super::signing::signed_post;
+use crate::state::AppState;
+use crate::store::{StoreError, epoch, users};
+
+/// Seconds to wait after the n-th failed attempt (n from 1).
+const BACKOFF: [i64; 6] = [60, 300, 1_800, 7_200, 21_600, 43_200];
+/// Deliveries older than this are given up.
+pub const MAX_AGE_SECS: i64 = 4 * 24 * 3600;
+/// How long a worker's claim on a row lasts (longer than one attempt can take).
+const CLAIM_SECS: i64 = 120;
+
+/// What an attempt's answer means for the delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    Rejected,
+    RetryAt(i64),
+    Failed,
+}
+
+/// Decides from the status (`None`: no answer) of attempt number `attempts` (from 1), for a
+/// delivery created at `created_at`, at `now` (all in epoch seconds).
+pub fn classify(status: Option<u16>, attempts: i64, created_at: i64, now: i64) -> Outcome {
+    match status {
+        Some(s) if (200..300).contains(&s) => Outcome::Delivered,
+        Some(s) if (400..500).contains(&s) && s != 408 && s != 429 => Outcome::Rejected,
+        _ => {
+            let index = usize::try_from(attempts.max(1) - 1)
+                .unwrap_or(0)
+                .min(BACKOFF.len() - 1);
+            let next = now + BACKOFF[index];
+            if next - created_at > MAX_AGE_SECS {
+                Outcome::Failed
+            } else {
+                Outcome::RetryAt(next)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Claimed {
+    id: i64,
+    activity_id: String,
+    inbox: String,
+    signer_user_id: Option<i64>,
+    body: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+/// What one run of the queue did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub delivered: usize,
+    pub rejected: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Sends every delivery that is due now. Safe to call from several processes at once.
+pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
+    let now = epoch(state.clock.now());
+    let claimed: Vec<Claimed> = sqlx::query_as(
+        "UPDATE deliveries SET locked_until = $1
+         WHERE id IN (SELECT id FROM deliveries
+                      WHERE state = 'pending' AND next_attempt_at <= $2
+                        AND (locked_until IS NULL OR locked_until < $2)
+                      ORDER BY next_attempt_at, id LIMIT 50)
+           AND (locked_until IS NULL OR locked_until < $2)
+         RETURNING id, activity_id, inbox, signer_user_id, body, attempts, created_at",
+    )
+    .bind(now + CLAIM_SECS)
+    .bind(now)
+    .fetch_all(state.store.pool())
+    .await?;
+    let mut report = RunReport::default();
+    for row in claimed {
+        let (status, error) = attempt(state, &row).await;
+        let attempts = row.attempts + 1;
+        let at = epoch(state.clock.now());
+        let outcome = classify(status, attempts, row.created_at, at);
+        let mut tx = state.store.begin().await?;
+        sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error) VALUES ($1, $2, $3, $4)")
+            .bind(row.id)
+            .bind(at)
+            .bind(status.map(i64::from))
+            .bind(&error)
+            .execute(&mut *tx)
+            .await?;
+        let (state_name, next, finished) = match outcome {
+            Outcome::Delivered => {
+                report.delivered += 1;
+                ("delivered", at, Some(at))
+            }
+            Outcome::Rejected => {
+                report.rejected += 1;
+                ("rejected", at, Some(at))
+            }
+            Outcome::RetryAt(next) => {
+                report.retrying += 1;
+                ("pending", next, None)
+            }
+            Outcome::Failed => {
+                report.failed += 1;
+                ("failed", at, Some(at))
+            }
+        };
+        sqlx::query(
+            "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, last_status = $4,
+                    finished_at = $5, locked_until = NULL
+             WHERE id = $6",
+        )
+        .bind(state_name)
+        .bind(attempts)
+        .bind(next)
+        .bind(status.map(i64::from))
+        .bind(finished)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        match outcome {
+            Outcome::Delivered => {
+                tracing::info!(activity = %row.activity_id, inbox = %row.inbox, "delivered")
+            }
+            other => {
+                tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, ?status, ?error, ?other, "delivery attempt did not succeed")
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One signed POST; the status code, or the error when there was no answer.
+async fn attempt(state: &AppState, row: &Claimed) -> (Option<u16>, Option<String>) {
+    let inbox = match Url::parse(&row.inbox) {
+        Ok(inbox) => inbox,
+        Err(e) => return (None, Some(format!("bad inbox URL: {e}"))),
+    };
+    if let Err(e) = guard(&state.settings, &inbox).await {
+        return (None, Some(e.to_string()));
+    }
+    let (actor, key) = match signer(state, row.signer_user_id).await {
+        Ok(signer) => signer,
+        Err(e) => return (None, Some(e.to_string())),
+    };
+    let request = match signed_post(&state.client, &inbox, &actor, &key, row.body.clone()).await {
+        Ok(request) => request,
+        Err(e) => return (None, Some(e.to_string())),
+    };
+    match state.client.execute(request).await {
+        Ok(response) => (Some(response.status().as_u16()), None),
+        Err(e) => (None, Some(e.to_string())),
+    }
+}
+
+async fn signer(state: &AppState, user_id: Option<i64>) -> Result<(Url, String), StoreError> {
+    match user_id {
+        Some(id) => {
+            let user = users::by_id(state.store.pool(), id).await?;
+            Ok((user_url(state, &user.username), user.private_key))
+        }
+        None => Ok((
+            instance_url(state),
+            instance_keys(&state.store).await?.private_key,
+        )),
+    }
+}
+
+/// Runs the queue every `every` until `shutdown` says stop.
+pub async fn run(
+    state: AppState,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(error) = deliver_due(&state).await {
+            tracing::error!(%error, "delivery run failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A delivery and its attempts, for the admin and for tests.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub activity_id: String,
+    pub inbox: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<DeliveryRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, activity_id, inbox, state, attempts, last_status FROM deliveries ORDER BY id",
+    )
+    .fetch_all(state.store.pool())
+    .await?)
+}
+
+/// The recorded statuses of one delivery's attempts, oldest first (`None`: no answer).
+pub async fn attempt_statuses(
+    state: &AppState,
+    delivery_id: i64,
+) -> Result<Vec<Option<i64>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+    )
+    .bind(delivery_id)
+    .fetch_all(state.store.pool())
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_hundreds_are_delivered_and_four_hundreds_rejected_never_delivered() {
+        assert_eq!(classify(Some(202), 1, 0, 0), Outcome::Delivered);
+        for status in [400, 401, 403, 404, 410, 422] {
+            assert_eq!(
+                classify(Some(status), 1, 0, 0),
+                Outcome::Rejected,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_errors_timeouts_and_silence_are_retried_with_growing_delays() {
+        assert_eq!(classify(Some(500), 1, 0, 0), Outcome::RetryAt(60));
+        assert_eq!(classify(Some(429), 2, 0, 100), Outcome::RetryAt(400));
+        assert_eq!(classify(Some(408), 3, 0, 0), Outcome::RetryAt(1_800));
+        assert_eq!(classify(None, 9, 0, 0), Outcome::RetryAt(43_200));
+    }
+
+    #[test]
+    fn retries_go_on_for_more_than_three_days_and_stop_after_four() {
+        let three_days = 3 * 24 * 3600;
+        assert!(matches!(
+            classify(None, 10, 0, three_days),
+            Outcome::RetryAt(_)
+        ));
+        assert_eq!(classify(None, 12, 0, MAX_AGE_SECS), Outcome::Failed);
+    }
+}

@@ -1,0 +1,180 @@
+//! ActivityPub federation: discovery (WebFinger, NodeInfo), actors, things as objects, the
+//! activities (one file each under `activities/`), the inbox and its checks, the persistent
+//! delivery queue, and the guard that keeps fetches off private networks.
+//!
+//! `activitypub_federation` does the protocol plumbing (fetching with content-type and id
+//! checks, digest and signature verification, WebFinger). What money needs on top of it lives
+//! here: exact-origin checks (scheme, host and port — the library compares domains only), our
+//! own objects looked up in our database, a replay guard, and a queue in the database that
+//! records every attempt.
+
+pub mod activities;
+pub mod actors;
+pub mod client;
+pub mod delivery;
+pub mod discovery;
+pub mod inbox;
+pub mod objects;
+pub mod outbox;
+pub mod pages;
+pub mod resolve;
+pub mod signing;
+pub mod vocab;
+
+use activitypub_federation::config::{FederationConfig, FederationMiddleware};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use url::Url;
+
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// The federation configuration handed to the library; `Data<AppState>` in handlers.
+pub type Federation = FederationConfig<AppState>;
+
+/// Why a federation request failed. `Refused` is the other server's fault and is answered with
+/// a 4xx (so that a peer such as Fedify retries with another signature scheme, and nobody
+/// retries a forgery forever); the rest are ours and answered with an opaque 500.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    #[error("{reason}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        reason: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal federation error: {0}")]
+    Internal(String),
+}
+
+impl FederationError {
+    pub fn refused(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
+        FederationError::Refused {
+            status,
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for FederationError {
+    fn from(e: sqlx::Error) -> Self {
+        FederationError::Store(StoreError::Database(e))
+    }
+}
+
+impl From<activitypub_federation::error::Error> for FederationError {
+    /// Errors of the library while handling a request are about what the other side sent or
+    /// serves: a bad signature, a bad digest, an unparseable body, an actor we cannot fetch.
+    fn from(e: activitypub_federation::error::Error) -> Self {
+        use activitypub_federation::error::Error as E;
+        let (status, code) = match &e {
+            E::ActivitySignatureInvalid | E::ActivityBodyDigestInvalid => {
+                (StatusCode::UNAUTHORIZED, "signature_invalid")
+            }
+            E::ParseReceivedActivity { .. } => (StatusCode::BAD_REQUEST, "invalid_activity"),
+            E::UrlVerificationError(_)
+            | E::DomainResolveError(_)
+            | E::ResolveInternalIpError(..) => (StatusCode::FORBIDDEN, "url_refused"),
+            E::Other(message) if message.contains("xpired") || message.contains("ignature") => {
+                (StatusCode::UNAUTHORIZED, "signature_invalid")
+            }
+            _ => (StatusCode::BAD_REQUEST, "fetch_failed"),
+        };
+        FederationError::refused(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for FederationError {
+    fn into_response(self) -> Response {
+        match self {
+            FederationError::Refused {
+                status,
+                code,
+                reason,
+            } => {
+                tracing::warn!(%status, code, %reason, "refused a federation request");
+                let body = serde_json::json!({"error": code, "error_description": reason});
+                (status, axum::Json(body)).into_response()
+            }
+            FederationError::Store(StoreError::NotFound(what)) => {
+                let body = serde_json::json!({"error": "not_found", "error_description": format!("{what} not found")});
+                (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+            }
+            other => {
+                tracing::error!(error = %other, "federation request failed");
+                let body = serde_json::json!({"error": "server_error", "error_description": "something went wrong on our side"});
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+            }
+        }
+    }
+}
+
+/// `scheme://host:port` of a URL, with the default port made explicit, so that
+/// `http://a.test:1` and `http://a.test:2` are different origins (unlike the library's domain
+/// comparison).
+pub fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    origin(a) == origin(b)
+}
+
+/// The federation routes: discovery, actors, things, likes, inboxes.
+pub fn router(federation: Federation) -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/webfinger", get(discovery::webfinger))
+        .route("/.well-known/nodeinfo", get(discovery::nodeinfo_links))
+        .route("/nodeinfo/2.1", get(discovery::nodeinfo))
+        .route("/actor", get(actors::instance_actor))
+        .route("/users/{name}", get(pages::user))
+        .route("/users/{name}/outbox", get(actors::outbox))
+        .route(
+            "/users/{name}/likes/{id}",
+            get(activities::like::serve_like),
+        )
+        .route("/users/{name}/inbox", post(inbox::receive))
+        .route("/inbox", post(inbox::receive))
+        .route("/things/{id}", get(pages::thing))
+        .layer(FederationMiddleware::new(federation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_differ_by_scheme_host_or_port() {
+        let a = Url::parse("http://alpha.test:8001/users/a").unwrap();
+        assert!(same_origin(
+            &a,
+            &Url::parse("http://ALPHA.test:8001/x").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("http://alpha.test:8002/users/a").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://alpha.test:8001/users/a").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("http://beta.test:8001/users/a").unwrap()
+        ));
+        assert!(same_origin(
+            &Url::parse("https://x.example/a").unwrap(),
+            &Url::parse("https://x.example:443/b").unwrap()
+        ));
+    }
+}

@@ -1,0 +1,171 @@
+//! Things as ActivityPub objects: ours served as `Page`, and the wire form of objects of other
+//! software (a Mastodon `Note`, a PeerTube `Video`, a Lemmy `Page`) that our users flattr.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::actors::{payment_link, user_url};
+use super::vocab::context;
+use crate::state::AppState;
+use crate::store::from_epoch;
+use crate::store::things::ThingRow;
+
+pub fn thing_url(state: &AppState, id: i64) -> Url {
+    state
+        .settings
+        .base_url
+        .join(&format!("things/{id}"))
+        .expect("a path")
+}
+
+/// The `Page` of a local thing, attributed to its owner, with a FEP-0ea0 payment link.
+pub fn page_json(state: &AppState, thing: &ThingRow) -> Value {
+    let id = thing_url(state, thing.id);
+    let tags: Vec<Value> = thing
+        .tags()
+        .iter()
+        .map(|t| json!({"type": "Hashtag", "name": format!("#{t}")}))
+        .collect();
+    json!({
+        "@context": context(),
+        "id": id,
+        "type": "Page",
+        "name": thing.title,
+        "summary": thing.description,
+        "url": thing.url,
+        "attributedTo": user_url(state, &thing.owner),
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "published": from_epoch(thing.created_at),
+        "updated": from_epoch(thing.updated_at),
+        "tag": tags,
+        "attachment": [payment_link(id.as_str())],
+    })
+}
+
+/// An object of another server, as much of it as flattring needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteObject {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub attributed_to: Attribution,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// `attributedTo`: one id, an object, or a list of either (PeerTube lists the account and
+/// the channel).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Attribution {
+    One(AttributionItem),
+    Many(Vec<AttributionItem>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AttributionItem {
+    Id(Url),
+    Object {
+        id: Url,
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+    },
+}
+
+/// Object types that are things people make; actors and collections are not flattrable.
+pub const FLATTRABLE: &[&str] = &[
+    "Note", "Article", "Page", "Video", "Audio", "Image", "Document", "Event", "Question",
+];
+
+impl RemoteObject {
+    /// The creator: the first `Person` if the list says which is which, else the first entry.
+    pub fn owner(&self) -> Option<Url> {
+        let items: Vec<&AttributionItem> = match &self.attributed_to {
+            Attribution::One(item) => vec![item],
+            Attribution::Many(items) => items.iter().collect(),
+        };
+        let person = items
+            .iter()
+            .find(|i| matches!(i, AttributionItem::Object { kind: Some(k), .. } if k == "Person"));
+        person.or(items.first()).map(|item| match item {
+            AttributionItem::Id(id) | AttributionItem::Object { id, .. } => id.clone(),
+        })
+    }
+
+    /// A title for people: the name, else the start of the summary or content without markup.
+    pub fn title(&self) -> String {
+        let text = self
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| self.summary.clone().filter(|s| !s.trim().is_empty()))
+            .or_else(|| self.content.clone())
+            .unwrap_or_else(|| self.id.to_string());
+        let plain = strip_tags(&text);
+        let title: String = plain.trim().chars().take(120).collect();
+        if title.is_empty() {
+            self.id.to_string()
+        } else {
+            title
+        }
+    }
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_person_is_the_owner_of_a_video_attributed_to_a_person_and_a_channel() {
+        let object: RemoteObject = serde_json::from_value(json!({
+            "id": "https://tube.example/videos/watch/1", "type": "Video", "name": "A video",
+            "attributedTo": [{"type": "Group", "id": "https://tube.example/video-channels/c"},
+                             {"type": "Person", "id": "https://tube.example/accounts/p"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            object.owner().unwrap().as_str(),
+            "https://tube.example/accounts/p"
+        );
+        assert_eq!(object.title(), "A video");
+    }
+
+    #[test]
+    fn a_note_without_name_is_titled_by_its_text() {
+        let object: RemoteObject = serde_json::from_value(json!({
+            "id": "https://social.example/users/a/statuses/1", "type": "Note",
+            "attributedTo": "https://social.example/users/a",
+            "content": "<p>Hello <a href=\"x\">world</a></p>"
+        }))
+        .unwrap();
+        assert_eq!(object.title(), "Hello world");
+        assert_eq!(
+            object.owner().unwrap().as_str(),
+            "https://social.example/users/a"
+        );
+    }
+}

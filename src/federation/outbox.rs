@@ -1,0 +1,82 @@
+//! Queues what our users' actions send to other servers: a Like when they flattr a remote
+//! thing, an Undo when they withdraw it. Queued in the same transaction as the action, so an
+//! action is never recorded without its delivery or the other way round.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::activities::{like, undo};
+use crate::state::AppState;
+use crate::store::flattrs::FlattrRow;
+use crate::store::things::ThingRow;
+use crate::store::{StoreError, Tx, epoch};
+
+/// Queues `body` (an activity) for `inbox`, signed by `signer_user_id` (or the instance actor).
+/// Queuing the same activity for the same inbox twice queues it once.
+pub async fn enqueue(
+    tx: &mut Tx,
+    activity: &Value,
+    inbox: &str,
+    signer_user_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id = activity["id"].as_str().unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO deliveries (activity_id, inbox, signer_user_id, body, state, attempts,
+                                 next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
+         ON CONFLICT (activity_id, inbox) DO NOTHING",
+    )
+    .bind(id)
+    .bind(inbox)
+    .bind(signer_user_id)
+    .bind(activity.to_string())
+    .bind(epoch(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues the Like for a new flattr of a remote thing.
+pub async fn like(
+    tx: &mut Tx,
+    state: &AppState,
+    username: &str,
+    flattr: &FlattrRow,
+    thing: &ThingRow,
+) -> Result<(), StoreError> {
+    let Some(inbox) = &thing.remote_inbox else {
+        return Ok(());
+    };
+    let activity = like::outgoing(state, username, flattr, &thing.owner, thing.fedflattr != 0);
+    enqueue(
+        tx,
+        &activity,
+        inbox,
+        Some(flattr.user_id),
+        state.clock.now(),
+    )
+    .await
+}
+
+/// Queues the Undo for a withdrawn flattr of a remote thing.
+pub async fn undo(
+    tx: &mut Tx,
+    state: &AppState,
+    username: &str,
+    flattr: &FlattrRow,
+    thing: &ThingRow,
+) -> Result<(), StoreError> {
+    let Some(inbox) = &thing.remote_inbox else {
+        return Ok(());
+    };
+    let activity = undo::outgoing(state, username, flattr.id, &thing.owner);
+    enqueue(
+        tx,
+        &activity,
+        inbox,
+        Some(flattr.user_id),
+        state.clock.now(),
+    )
+    .await
+}

@@ -1,0 +1,26 @@
+//! What every request handler and background task can reach: the database, the settings, the
+//! clock, and the HTTP client for other servers.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    /// The client for every request to another server: no redirects, timeouts, and (outside
+    /// development mode) no connections to loopback or private addresses.
+    pub client: reqwest::Client,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("base_url", &self.settings.base_url.as_str())
+            .finish()
+    }
+}
