@@ -91,9 +91,8 @@ async fn flattr_thing(
     auth: AuthUser,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
-    let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let row = flattrs::create(&mut tx, auth.id, id, Period::containing(now), None, now).await?;
+    let row = flattr_and_tell(&state, &mut tx, auth.id, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -209,7 +208,13 @@ async fn undo_flattr(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
-    flattrs::undo(&mut tx, id, auth.id).await?;
+    let flattr = flattrs::undo(&mut tx, id, auth.id).await?;
+    if flattr.thing_ap_id.is_some() {
+        // A thing on another server: tell it, in the same transaction as the undo.
+        let user = users::by_id(&mut *tx, auth.id).await?;
+        let thing = things::by_id(&mut *tx, flattr.thing_id).await?;
+        outbox::undo(&mut tx, &state, &user.username, &flattr, &thing).await?;
+    }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

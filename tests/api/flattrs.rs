@@ -160,11 +160,19 @@ async fn a_url_flattr_finds_registered_things_and_the_instances_own_thing_pages(
     // Not ours, not registered, and not reachable (outside development mode a host that does
     // not resolve to a public address is never fetched): nothing to flattr.
     let unknown = app
-        .post("/api/v1/flattr", Some(&alice), &json!({"url": "https://nobody.example/x"}))
+        .post(
+            "/api/v1/flattr",
+            Some(&alice),
+            &json!({"url": "https://nobody.example/x"}),
+        )
         .await;
     assert_eq!(error_code(unknown).await, (422, "url_refused".into()));
     let missing_local = app
-        .post("/api/v1/flattr", Some(&alice), &json!({"url": app.url("/things/999")}))
+        .post(
+            "/api/v1/flattr",
+            Some(&alice),
+            &json!({"url": app.url("/things/999")}),
+        )
         .await;
     assert_eq!(error_code(missing_local).await, (404, "not_found".into()));
 }
