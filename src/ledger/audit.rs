@@ -60,9 +60,9 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
         .await?,
         check(
             pool,
-            "no wallet, earnings or fees account is negative",
+            "no wallet, earnings, fees, payouts or payable account is negative",
             "SELECT 'account ' || name || ' is negative: ' || CAST(balance AS TEXT)
-             FROM accounts WHERE kind IN ('wallet', 'earnings', 'fees', 'payouts') AND balance < 0",
+             FROM accounts WHERE kind IN ('wallet', 'earnings', 'fees', 'payouts', 'payable') AND balance < 0",
         )
         .await?,
         check(

@@ -178,7 +178,7 @@ async fn run_stage(
             // statement settles them: one `payable:ORIGIN` account per peer.
             sqlx::query(
                 "INSERT INTO accounts (name, kind, user_id, balance)
-                 SELECT DISTINCT 'payable:' || peer, 'payable', NULL, 0 FROM close_shares
+                 SELECT DISTINCT 'payable:' || peer, 'payable', CAST(NULL AS BIGINT), 0 FROM close_shares
                  WHERE period = $1 AND peer IS NOT NULL
                  ON CONFLICT (name) DO NOTHING",
             )

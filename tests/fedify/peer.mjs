@@ -1,0 +1,349 @@
+// A Fedify peer for fedflattr's interoperability test (tests/fedify.rs).
+//
+// One actor, carol, with an RSA key pair; one Note of hers; inbox listeners that record every
+// Like and Undo that Fedify verified; and a small control API the Rust test drives:
+//
+//   GET  /control/info      -> {origin, actor, inbox, sharedInbox, note, node}
+//   GET  /control/received  -> {verified, unverified, inboxRequests, outgoing}
+//   POST /control/lookup    {handle, actor} -> what Fedify's WebFinger and object look-ups found
+//   POST /control/like      {actor, object} -> sends a signed Like from carol to actor's inbox
+//   POST /control/undo      {actor, like}   -> sends a signed Undo of that Like
+//
+// Usage: node peer.mjs [--port N] [--plain-http HOST:PORT,...]
+// Listens on 127.0.0.1 (port 0 by default) and prints "READY <port>" once it accepts requests.
+// Its URLs use the host name "localhost", because fedflattr refuses actors on IP literals.
+//
+// --plain-http: Fedify always asks `acct:` WebFinger questions over https (only `http:` resource
+// URLs are asked over http). fedflattr's test instance speaks plain http, so for the hosts named
+// here an https request is sent as http instead, as a TLS-terminating proxy in front of the
+// instance would. Every such rewrite is logged in /control/received's `outgoing`.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import process from "node:process";
+import { configure, getConsoleSink } from "@logtape/logtape";
+import {
+  createFederation,
+  generateCryptoKeyPair,
+  MemoryKvStore,
+} from "@fedify/fedify";
+import {
+  Endpoints,
+  isActor,
+  Like,
+  Note,
+  Person,
+  PUBLIC_COLLECTION,
+  Undo,
+} from "@fedify/vocab";
+import { serve } from "@hono/node-server";
+
+function argument(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const requestedPort = Number(argument("--port", process.env.PEER_PORT ?? "0"));
+const plainHttpHosts = new Set(
+  (argument("--plain-http", process.env.PEER_PLAIN_HTTP ?? ""))
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== ""),
+);
+
+// Fedify's own logs (signature failures, delivery errors) on stderr, for the test's output.
+await configure({
+  contextLocalStorage: new AsyncLocalStorage(),
+  sinks: {
+    // Everything to stderr: stdout carries only the READY line.
+    console: getConsoleSink({
+      console: { ...console, log: console.error, info: console.error, debug: console.error },
+    }),
+  },
+  loggers: [
+    { category: ["fedify"], lowestLevel: process.env.PEER_LOG_LEVEL ?? "info", sinks: ["console"] },
+    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+  ],
+});
+
+// What happened, for GET /control/received.
+const verified = []; // activities Fedify verified and handed to an inbox listener
+const unverified = []; // activities whose signatures Fedify could not verify
+const inboxRequests = []; // every POST to an inbox, with its signature headers and our answer
+const outgoing = []; // every request Fedify made (look-ups and deliveries) and the answer
+
+function signatureSummary(headers) {
+  const signature = headers.get("signature");
+  const signatureInput = headers.get("signature-input");
+  if (signatureInput != null) {
+    return { spec: "rfc9421", keyId: /keyid="([^"]*)"/i.exec(signatureInput)?.[1] ?? null };
+  }
+  if (signature != null) {
+    return {
+      spec: "draft-cavage",
+      keyId: /keyId="([^"]*)"/.exec(signature)?.[1] ?? null,
+      headers: /headers="([^"]*)"/.exec(signature)?.[1] ?? null,
+    };
+  }
+  return { spec: null, keyId: null };
+}
+
+// Records Fedify's outgoing requests; sends https requests for --plain-http hosts as http.
+const originalFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  let request = new Request(input, init);
+  const url = new URL(request.url);
+  let rewritten = false;
+  if (url.protocol === "https:" && plainHttpHosts.has(url.host.toLowerCase())) {
+    url.protocol = "http:";
+    const body = request.body == null ? null : await request.arrayBuffer();
+    request = new Request(url, {
+      method: request.method,
+      headers: request.headers,
+      body,
+      redirect: request.redirect,
+      signal: request.signal,
+    });
+    rewritten = true;
+  }
+  const entry = {
+    method: request.method,
+    url: request.url,
+    rewrittenFromHttps: rewritten,
+    ...signatureSummary(request.headers),
+    status: null,
+    error: null,
+  };
+  outgoing.push(entry);
+  try {
+    const response = await originalFetch(request);
+    entry.status = response.status;
+    return response;
+  } catch (error) {
+    entry.error = String(error?.cause ?? error);
+    throw error;
+  }
+};
+
+const CAROL = "carol";
+const NOTE_ID = "1";
+const carolKeys = await generateCryptoKeyPair("RSASSA-PKCS1-v1_5");
+
+function buildFederation(origin) {
+  const federation = createFederation({
+    kv: new MemoryKvStore(),
+    origin,
+    // Loopback addresses are private: allowed here, for this test only. Plain http needs no
+    // option: Fedify fetches http: URLs as they are.
+    allowPrivateAddress: true,
+  });
+
+  federation
+    .setActorDispatcher("/users/{identifier}", async (ctx, identifier) => {
+      if (identifier !== CAROL) return null;
+      const keys = await ctx.getActorKeyPairs(identifier);
+      return new Person({
+        id: ctx.getActorUri(identifier),
+        preferredUsername: identifier,
+        name: "Carol on Fedify",
+        summary: "A Fedify peer in fedflattr's interoperability test.",
+        url: ctx.getActorUri(identifier),
+        inbox: ctx.getInboxUri(identifier),
+        endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
+        publicKey: keys[0].cryptographicKey,
+        assertionMethods: keys.map((k) => k.multikey),
+      });
+    })
+    .setKeyPairsDispatcher((_ctx, identifier) => (identifier === CAROL ? [carolKeys] : []));
+
+  federation.setObjectDispatcher(Note, "/users/{identifier}/notes/{id}", (ctx, values) => {
+    if (values.identifier !== CAROL || values.id !== NOTE_ID) return null;
+    return new Note({
+      id: ctx.getObjectUri(Note, values),
+      attribution: ctx.getActorUri(CAROL), // attributedTo
+      to: PUBLIC_COLLECTION,
+      content: "<p>Hello from Fedify: a note worth a flattr.</p>",
+    });
+  });
+
+  federation.setNodeInfoDispatcher("/nodeinfo/2.1", () => ({
+    software: { name: "fedify-peer", version: "2.3.6" },
+    protocols: ["activitypub"],
+    usage: { users: { total: 1 }, localPosts: 1, localComments: 0 },
+  }));
+
+  const record = (kind) => async (ctx, activity) => {
+    verified.push({
+      type: kind,
+      id: activity.id?.href ?? null,
+      actor: activity.actorId?.href ?? null,
+      object: activity.objectId?.href ?? null,
+      recipient: ctx.recipient,
+      json: await activity.toJsonLd(),
+    });
+  };
+  federation
+    .setInboxListeners("/users/{identifier}/inbox", "/inbox")
+    .on(Like, record("Like"))
+    .on(Undo, record("Undo"))
+    .onUnverifiedActivity((_ctx, activity, reason) => {
+      unverified.push({
+        type: activity.constructor?.name ?? null,
+        id: activity.id?.href ?? null,
+        actor: activity.actorId?.href ?? null,
+        reason: reason.type,
+        keyId: reason.keyId?.href ?? null,
+      });
+    });
+
+  return federation;
+}
+
+function json(value, status = 200) {
+  return new Response(JSON.stringify(value, null, 2), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+function failure(error) {
+  return { error: String(error), status: error?.statusCode ?? null };
+}
+
+function describeActor(actor, key) {
+  return {
+    id: actor.id?.href ?? null,
+    type: actor.constructor.name,
+    isActor: isActor(actor),
+    preferredUsername: actor.preferredUsername?.toString() ?? null,
+    inbox: actor.inboxId?.href ?? null,
+    sharedInbox: actor.endpoints?.sharedInbox?.href ?? null,
+    publicKey: key == null
+      ? null
+      : {
+        id: key.id?.href ?? null,
+        owner: key.ownerId?.href ?? null,
+        algorithm: key.publicKey?.algorithm?.name ?? null,
+      },
+  };
+}
+
+let federation = null;
+let origin = null;
+
+async function control(request, url) {
+  const ctx = federation.createContext(new URL(origin), undefined);
+  const body = request.method === "POST" ? await request.json() : {};
+  switch (`${request.method} ${url.pathname}`) {
+    case "GET /control/info":
+      return json({
+        origin,
+        actor: ctx.getActorUri(CAROL).href,
+        inbox: ctx.getInboxUri(CAROL).href,
+        sharedInbox: ctx.getInboxUri().href,
+        note: ctx.getObjectUri(Note, { identifier: CAROL, id: NOTE_ID }).href,
+        node: process.version,
+      });
+    case "GET /control/received":
+      return json({ verified, unverified, inboxRequests, outgoing });
+    case "POST /control/lookup": {
+      // body.handle: "@name@host:port"; body.actor: the actor URL the test expects.
+      const result = { webfinger: null, webfingerByUrl: null, actor: null };
+      try {
+        result.webfinger = await ctx.lookupWebFinger(`acct:${body.handle.replace(/^@/, "")}`);
+      } catch (error) {
+        result.webfinger = failure(error);
+      }
+      try {
+        // An http: resource is asked at http://HOST/.well-known/webfinger, no rewriting.
+        result.webfingerByUrl = await ctx.lookupWebFinger(body.actor);
+      } catch (error) {
+        result.webfingerByUrl = failure(error);
+      }
+      try {
+        // WebFinger, then the self link through Fedify's document loader, then JSON-LD parsing.
+        const actor = await ctx.lookupObject(body.handle);
+        if (actor == null) result.actor = { error: "lookupObject found nothing" };
+        else if (!isActor(actor)) result.actor = { error: `not an actor: ${actor.constructor.name}` };
+        else result.actor = describeActor(actor, await actor.getPublicKey());
+      } catch (error) {
+        result.actor = failure(error);
+      }
+      return json(result);
+    }
+    case "POST /control/like":
+    case "POST /control/undo": {
+      try {
+        const recipient = await ctx.lookupObject(body.actor);
+        if (recipient == null || !isActor(recipient)) {
+          return json({ error: `${body.actor} is not an actor` }, 502);
+        }
+        const sender = ctx.getActorUri(CAROL);
+        let activity;
+        if (url.pathname === "/control/like") {
+          activity = new Like({
+            id: new URL(`/users/${CAROL}/likes/${crypto.randomUUID()}`, origin),
+            actor: sender,
+            object: new URL(body.object),
+            to: recipient.id,
+          });
+        } else {
+          // body.like: {id, object} of the Like this peer sent before.
+          const like = body.like;
+          activity = new Undo({
+            id: new URL(`/users/${CAROL}/undos/${crypto.randomUUID()}`, origin),
+            actor: sender,
+            object: new Like({ id: new URL(like.id), actor: sender, object: new URL(like.object) }),
+            to: recipient.id,
+          });
+        }
+        // No queue is configured, so this delivers now and throws when the inbox refuses.
+        await ctx.sendActivity({ identifier: CAROL }, recipient, activity);
+        return json({ id: activity.id.href, inbox: recipient.inboxId?.href ?? null });
+      } catch (error) {
+        return json(failure(error), 502);
+      }
+    }
+    default:
+      return json({ error: "no such control route" }, 404);
+  }
+}
+
+async function handle(request) {
+  const url = new URL(request.url);
+  if (url.pathname.startsWith("/control/")) {
+    try {
+      return await control(request, url);
+    } catch (error) {
+      return json(failure(error), 500);
+    }
+  }
+  const isInboxPost = request.method === "POST" && url.pathname.endsWith("/inbox");
+  const entry = isInboxPost ? { path: url.pathname, ...signatureSummary(request.headers), status: null } : null;
+  const response = await federation.fetch(request, { contextData: undefined });
+  if (entry != null) {
+    entry.status = response.status;
+    if (!response.ok) entry.body = await response.clone().text();
+    inboxRequests.push(entry);
+  }
+  return response;
+}
+
+if (!process.version.startsWith("v22.")) {
+  console.error(`warning: the peer is meant to run on Node 22, not ${process.version}`);
+}
+
+const server = serve({ fetch: handle, port: requestedPort, hostname: "127.0.0.1" }, (info) => {
+  origin = `http://localhost:${info.port}`;
+  federation = buildFederation(origin);
+  console.log(`READY ${info.port}`);
+});
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    server.close();
+    process.exit(0);
+  });
+}
+// The test closes our stdin when it is done (or dies): then stop too.
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
