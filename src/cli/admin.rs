@@ -1,17 +1,15 @@
-//! The command line: `fedflattr serve`, `fedflattr migrate` and the `fedflattr admin …`
-//! commands, each with `--json` output for scripts.
+//! The `fedflattr admin …` commands: users, deposits, closing periods, the audit, payouts.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use rand::RngCore;
 use serde_json::json;
 
-use crate::app;
-use crate::clock::Clock;
-use crate::config::{Config, Settings};
+use super::{Failure, fail};
+use crate::config::Settings;
 use crate::domain::money::Money;
 use crate::domain::password;
 use crate::domain::period::Period;
@@ -19,41 +17,11 @@ use crate::domain::username::{NewPassword, Username};
 use crate::federation::actors::generate_keys;
 use crate::ledger::{self, Posted, audit, payouts};
 use crate::settle::close::{self, CloseOptions};
-use crate::store::users::NewUser;
-use crate::store::{Store, users};
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "fedflattr",
-    version,
-    about = "A federated Flattr: the Like button with money"
-)]
-pub struct Cli {
-    /// Configuration file (default: ./fedflattr.toml when present).
-    #[arg(long, global = true, env = "FEDFLATTR_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
+use crate::store::Store;
+use crate::store::users::{self, NewUser};
 
 #[derive(Subcommand, Debug)]
-enum Command {
-    /// Run the server (creates and migrates the database on first start).
-    Serve,
-    /// Create or upgrade the database schema and exit.
-    Migrate,
-    /// Administer the instance.
-    Admin {
-        /// Print machine-readable JSON instead of text.
-        #[arg(long, global = true)]
-        json: bool,
-        #[command(subcommand)]
-        command: Admin,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum Admin {
+pub enum Admin {
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -83,7 +51,7 @@ enum Admin {
 }
 
 #[derive(Subcommand, Debug)]
-enum UserCommand {
+pub enum UserCommand {
     /// Create a user. Without --password a random one is generated and printed.
     Create {
         username: String,
@@ -96,7 +64,7 @@ enum UserCommand {
 }
 
 #[derive(Subcommand, Debug)]
-enum PayoutsCommand {
+pub enum PayoutsCommand {
     /// Write requested payouts as CSV and mark them exported.
     Export {
         /// Write to this file instead of standard output.
@@ -111,90 +79,6 @@ enum PayoutsCommand {
 }
 
 /// An admin command's failure: what to tell the operator.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Failure(String);
-
-fn fail(e: impl std::fmt::Display) -> Failure {
-    Failure(e.to_string())
-}
-
-pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let settings = match load_settings(&cli) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    init_tracing(&settings, matches!(cli.command, Command::Serve));
-    match run(cli.command, settings).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn load_settings(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
-    Config::load(cli.config.as_deref())?.settings()
-}
-
-fn init_tracing(settings: &Settings, serving: bool) {
-    let default = if serving { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.log_format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn run(command: Command, settings: Settings) -> Result<ExitCode, Failure> {
-    match command {
-        Command::Serve => serve(settings).await,
-        Command::Migrate => {
-            let store = Store::connect(&settings.database_url).await.map_err(fail)?;
-            store.migrate().await.map_err(fail)?;
-            println!("database is up to date");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Admin { json, command } => {
-            let store = Store::connect(&settings.database_url).await.map_err(fail)?;
-            store.migrate().await.map_err(fail)?;
-            let result = admin(&store, &settings, json, command).await;
-            store.close().await;
-            result
-        }
-    }
-}
-
-async fn serve(settings: Settings) -> Result<ExitCode, Failure> {
-    let address = std::net::SocketAddr::new(settings.bind, settings.port);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| Failure(format!("cannot listen on {address}: {e}")))?;
-    let app = app::build(settings, Clock::system()).await.map_err(fail)?;
-    let state = &app.state;
-    tracing::info!(
-        url = %state.settings.base_url,
-        listen = %address,
-        database = %state.store.backend_name(),
-        development_mode = state.settings.development_mode,
-        "fedflattr is running at {}", state.settings.base_url
-    );
-    app::serve(app.clone(), listener, app::shutdown_signal())
-        .await
-        .map_err(fail)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Prints `value` as JSON, or `text` for people.
 fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
@@ -204,7 +88,7 @@ fn output(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
-async fn admin(
+pub async fn run(
     store: &Store,
     settings: &Settings,
     json: bool,
