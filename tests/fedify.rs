@@ -6,6 +6,9 @@
 //! The peer's npm packages are installed with `npm ci` in tests/fedify when they are missing;
 //! a failed install fails these tests, it never skips them.
 
+#[path = "common/database.rs"]
+mod database;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -132,7 +135,7 @@ impl Instance {
             port,
             domain: "localhost".into(),
             public_url: Some(base.clone()),
-            database_url: format!("sqlite://{}", dir.path().join("fedflattr.db").display()),
+            database_url: database::fresh_database_url(dir.path()).await,
             development_mode: true,
             auto_close: false,
             // The test runs the delivery queue itself, with deliver_due.

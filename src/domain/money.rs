@@ -42,68 +42,32 @@ impl Money {
     /// Over-precise amounts are refused rather than rounded: silently dropping a digit of
     /// money someone meant is worse than asking again.
     pub fn parse_payable(field: &'static str, text: &str) -> Result<Money, ParseError> {
-        let trimmed = text.trim();
-        let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
-        // Plain decimal notation only: "1e3", "+5" or "1_000" are not how people write money.
-        let plain = !digits.is_empty()
-            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            && digits.bytes().filter(|b| *b == b'.').count() <= 1
-            && digits.bytes().any(|b| b.is_ascii_digit());
-        let not_decimal =
-            || ParseError::new(field, format!("{text:?} is not a decimal amount like 2.50"));
-        if !plain {
-            return Err(not_decimal());
-        }
-        let value = Decimal::from_str(trimmed).map_err(|_| not_decimal())?;
-        Self::from_payable_decimal(field, value)
+        Self::from_decimal(field, plain_decimal(field, text)?, PAYABLE_SCALE)
     }
 
     /// Parses an amount another server sent: non-negative, at most the ledger's four decimals.
     pub fn parse_exact(field: &'static str, text: &str) -> Result<Money, ParseError> {
-        let trimmed = text.trim();
-        if trimmed.is_empty()
-            || trimmed.starts_with('-')
-            || !trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            || trimmed.bytes().filter(|b| *b == b'.').count() > 1
-            || !trimmed.bytes().any(|b| b.is_ascii_digit())
-        {
-            return Err(ParseError::new(
-                field,
-                format!("{text:?} is not a non-negative decimal amount"),
-            ));
-        }
-        let value = Decimal::from_str(trimmed)
-            .map_err(|_| ParseError::new(field, format!("{text:?} is not a decimal amount")))?
-            .normalize();
-        if value.scale() > SCALE {
-            return Err(ParseError::new(
-                field,
-                format!("at most {SCALE} decimal places are allowed"),
-            ));
-        }
-        if value > Decimal::from(MAX_UNITS) {
-            return Err(ParseError::new(
-                field,
-                format!("must not exceed {MAX_UNITS}"),
-            ));
-        }
-        let minor = (value * Decimal::from(UNIT))
-            .trunc()
-            .to_string()
-            .parse::<i64>()
-            .map_err(|_| ParseError::new(field, "is out of range"))?;
-        Ok(Money(minor))
+        Self::from_decimal(field, plain_decimal(field, text)?, SCALE)
     }
 
+    /// A decimal from the configuration: non-negative, at most cents.
     pub fn from_payable_decimal(field: &'static str, value: Decimal) -> Result<Money, ParseError> {
+        Self::from_decimal(field, value, PAYABLE_SCALE)
+    }
+
+    fn from_decimal(
+        field: &'static str,
+        value: Decimal,
+        max_scale: u32,
+    ) -> Result<Money, ParseError> {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(ParseError::new(field, "must not be negative"));
         }
         let value = value.normalize();
-        if value.scale() > PAYABLE_SCALE {
+        if value.scale() > max_scale {
             return Err(ParseError::new(
                 field,
-                format!("at most {PAYABLE_SCALE} decimal places are allowed"),
+                format!("at most {max_scale} decimal places are allowed"),
             ));
         }
         if value > Decimal::from(MAX_UNITS) {
@@ -137,6 +101,22 @@ impl Money {
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
+}
+
+/// Reads plain decimal notation only: "1e3", "+5", "1_000" or "NaN" are not how people write
+/// money, even where `Decimal::from_str` would accept them.
+fn plain_decimal(field: &'static str, text: &str) -> Result<Decimal, ParseError> {
+    let trimmed = text.trim();
+    let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    let plain = digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && digits.bytes().filter(|b| *b == b'.').count() <= 1
+        && digits.bytes().any(|b| b.is_ascii_digit());
+    let not_decimal =
+        || ParseError::new(field, format!("{text:?} is not a decimal amount like 2.50"));
+    if !plain {
+        return Err(not_decimal());
+    }
+    Decimal::from_str(trimmed).map_err(|_| not_decimal())
 }
 
 impl fmt::Display for Money {

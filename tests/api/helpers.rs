@@ -10,7 +10,8 @@ use fedflattr::http::AppState;
 use fedflattr::ledger::{self, audit};
 use fedflattr::settle::close::{self, CloseOptions, CloseReport};
 use fedflattr::store::users;
-use rand::RngCore;
+
+pub use crate::database::fresh_database_url;
 use serde_json::{Value, json};
 
 pub struct TestApp {
@@ -30,30 +31,6 @@ pub fn at(text: &str) -> DateTime<Utc> {
 
 pub fn period(text: &str) -> Period {
     Period::parse(text).unwrap()
-}
-
-/// A database nobody else uses: a new SQLite file, or a new PostgreSQL database on the server
-/// named by FEDFLATTR_TEST_DATABASE_URL.
-pub async fn fresh_database_url(dir: &std::path::Path) -> String {
-    match std::env::var("FEDFLATTR_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            use sqlx::Connection;
-            let mut bytes = [0u8; 8];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            let name = format!("fedflattr_test_{}", hex::encode(bytes));
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("reach PostgreSQL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            url.to_string()
-        }
-        _ => format!("sqlite://{}", dir.join("fedflattr.db").display()),
-    }
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -5,6 +5,8 @@ mod accounts;
 mod bad_input;
 mod cli;
 mod close;
+#[path = "../common/database.rs"]
+mod database;
 mod flattrs;
 mod helpers;
 mod payouts;

@@ -11,6 +11,8 @@ use fedflattr::domain::money::Money;
 use fedflattr::federation::delivery::{self, RunReport};
 use fedflattr::state::AppState;
 use rand::RngCore;
+
+pub use crate::database::fresh_database_url;
 use serde_json::{Value, json};
 
 pub fn at(text: &str) -> DateTime<Utc> {
@@ -42,28 +44,6 @@ pub struct Instance {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
-}
-
-async fn fresh_database_url(dir: &std::path::Path) -> String {
-    match std::env::var("FEDFLATTR_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            use sqlx::Connection;
-            let mut bytes = [0u8; 8];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            let name = format!("fedflattr_test_{}", hex::encode(bytes));
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("reach PostgreSQL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            url.to_string()
-        }
-        _ => format!("sqlite://{}", dir.join("fedflattr.db").display()),
-    }
 }
 
 async fn start(
