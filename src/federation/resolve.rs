@@ -35,7 +35,12 @@ pub async fn resolve_thing(
     guard(&data.settings, url).await?;
     let object = match fetch_object_http::<AppState, Value>(url, data).await {
         Ok(response) => response.object,
-        Err(activitypub_federation::error::Error::FetchInvalidContentType(_)) => {
+        // Not ActivityPub JSON (a web page, which the library may fail to parse before it
+        // looks at the content type).
+        Err(
+            activitypub_federation::error::Error::FetchInvalidContentType(_)
+            | activitypub_federation::error::Error::ParseFetchedObject(..),
+        ) => {
             // A web page: follow its rel="payment" or rel="alternate" ActivityPub link.
             let linked = linked_object(data, url).await?;
             guard(&data.settings, &linked).await?;

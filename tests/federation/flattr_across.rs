@@ -236,3 +236,46 @@ async fn flattrs_between_instances_of_different_currencies_are_refused_clearly()
     assert_eq!(alpha.count("SELECT COUNT(*) FROM flattrs").await, 0);
     assert_eq!(alpha.count("SELECT COUNT(*) FROM deliveries").await, 0);
 }
+
+#[tokio::test]
+async fn a_blog_page_that_links_its_thing_can_be_flattred_by_its_own_url() {
+    let (alpha, beta, alice, _, thing) = alpha_and_beta().await;
+    // A self-hosted blog (not fedflattr, not ActivityPub) whose page points at its thing on
+    // beta with a payment link, as the embed code does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thing_url = beta.url(&format!("/things/{thing}"));
+    let page = format!(
+        "<!doctype html><html><head><title>Post</title><link rel=\"payment\" href=\"{thing_url}\"></head><body>Hi</body></html>"
+    );
+    let blog = axum::Router::new().route(
+        "/2026/post",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, blog).await });
+
+    let response = alpha
+        .post_api(
+            "/api/v1/flattr",
+            &alice,
+            &json!({"url": format!("http://blog.test:{port}/2026/post")}),
+        )
+        .await;
+    let status = response.status();
+    let flattr: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{flattr}");
+    assert_eq!(flattr["charged"], true);
+    assert_eq!(
+        flattr["thing"]["url"], thing_url,
+        "the page's payment link names the thing"
+    );
+    assert_eq!(alpha.deliver().await.delivered, 1);
+    assert_eq!(
+        beta.get_json(&format!("/api/v1/things/{thing}"), None)
+            .await["remote_flattrs"],
+        1
+    );
+}

@@ -299,11 +299,18 @@ fn httpdate(time: std::time::SystemTime) -> String {
 
 /// Sends a request and returns its status and JSON error code (if any).
 pub async fn send(client: &reqwest::Client, request: reqwest::Request) -> (u16, String) {
+    let (status, code, _) = send_explained(client, request).await;
+    (status, code)
+}
+
+/// Sends a request and returns its status, JSON error code and the reason given.
+pub async fn send_explained(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> (u16, String, String) {
     let response = client.execute(request).await.unwrap();
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
+    let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+    (status, text("error"), text("error_description"))
 }
