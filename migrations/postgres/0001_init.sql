@@ -134,7 +134,7 @@ CREATE TABLE postings (
     amount         BIGINT NOT NULL
 );
 CREATE INDEX postings_account ON postings (account_id);
-CREATE INDEX postings_transaction ON postings (transaction_id);
+CREATE INDEX postings_transaction ON postings (transaction_id, account_id);
 
 -- The ledger is append-only: history is corrected by new postings, never by editing old ones.
 CREATE FUNCTION postings_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

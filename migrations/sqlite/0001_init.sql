@@ -134,7 +134,7 @@ CREATE TABLE postings (
     amount         INTEGER NOT NULL
 );
 CREATE INDEX postings_account ON postings (account_id);
-CREATE INDEX postings_transaction ON postings (transaction_id);
+CREATE INDEX postings_transaction ON postings (transaction_id, account_id);
 
 -- The ledger is append-only: history is corrected by new postings, never by editing old ones.
 CREATE TRIGGER postings_append_only_update BEFORE UPDATE ON postings

@@ -155,11 +155,14 @@ pub async fn seal(tx: &mut Tx, id: i64, reference: &str) -> Result<(), LedgerErr
             sum: Money::from_minor(sum),
         });
     }
+    // One pass: sum the transaction's postings per account, then add each sum to its account
+    // (UPDATE … FROM works on PostgreSQL and on SQLite since 3.33). A correlated subquery per
+    // account would rescan the transaction's postings for every account it touches.
     sqlx::query(
-        "UPDATE accounts SET balance = balance + (
-             SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p
-             WHERE p.transaction_id = $1 AND p.account_id = accounts.id)
-         WHERE id IN (SELECT account_id FROM postings WHERE transaction_id = $1)",
+        "UPDATE accounts SET balance = accounts.balance + s.total
+         FROM (SELECT account_id, CAST(SUM(amount) AS BIGINT) AS total FROM postings
+               WHERE transaction_id = $1 GROUP BY account_id) AS s
+         WHERE accounts.id = s.account_id",
     )
     .bind(id)
     .execute(&mut **tx)
