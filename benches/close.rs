@@ -83,7 +83,21 @@ async fn seed(store: &Store, payers: i64) {
         payers,
     )
     .await;
-    let _ = FLATTRS_PER_USER;
+    if store.backend() == fedflattr::store::Backend::Postgres {
+        // Explicit ids do not move PostgreSQL's identity sequences; move them past the seed.
+        for table in ["users", "accounts", "things", "ledger_transactions"] {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        // A live database has planner statistics (autovacuum); a freshly bulk-loaded one
+        // does not until analysed.
+        sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+    }
 }
 
 fn main() {

@@ -153,9 +153,12 @@ CREATE TABLE periods (
 );
 
 -- The frozen inputs of a close: what each user spends ...
+-- (No foreign keys on these two tables: they are derived in one statement from rows that exist
+-- in the same transaction, and checking 3 keys per flattr made the close of a large
+-- instance several times slower on PostgreSQL; see benches/close.rs.)
 CREATE TABLE close_spends (
     period       TEXT    NOT NULL,
-    user_id      BIGINT NOT NULL REFERENCES users (id),
+    user_id      BIGINT NOT NULL,
     flattr_count BIGINT NOT NULL,
     spend        BIGINT NOT NULL,
     fee          BIGINT NOT NULL,
@@ -168,11 +171,11 @@ CREATE TABLE close_spends (
 CREATE TABLE close_shares (
     period    TEXT    NOT NULL,
     flattr_id BIGINT NOT NULL,
-    user_id   BIGINT NOT NULL REFERENCES users (id),
-    thing_id  BIGINT NOT NULL REFERENCES things (id),
+    user_id   BIGINT NOT NULL,
+    thing_id  BIGINT NOT NULL,
     -- The local creator, or NULL when the thing lives on a peer (then `peer` is its origin and
     -- the share is owed to that peer until settlement).
-    owner_id  BIGINT REFERENCES users (id),
+    owner_id  BIGINT,
     peer      TEXT,
     amount    BIGINT NOT NULL,
     PRIMARY KEY (period, flattr_id)

@@ -152,9 +152,12 @@ CREATE TABLE periods (
 );
 
 -- The frozen inputs of a close: what each user spends ...
+-- (No foreign keys on these two tables: they are derived in one statement from rows that exist
+-- in the same transaction, and checking 3 keys per flattr made the close of a large
+-- instance several times slower on PostgreSQL; see benches/close.rs.)
 CREATE TABLE close_spends (
     period       TEXT    NOT NULL,
-    user_id      INTEGER NOT NULL REFERENCES users (id),
+    user_id      INTEGER NOT NULL,
     flattr_count INTEGER NOT NULL,
     spend        INTEGER NOT NULL,
     fee          INTEGER NOT NULL,
@@ -167,11 +170,11 @@ CREATE TABLE close_spends (
 CREATE TABLE close_shares (
     period    TEXT    NOT NULL,
     flattr_id INTEGER NOT NULL,
-    user_id   INTEGER NOT NULL REFERENCES users (id),
-    thing_id  INTEGER NOT NULL REFERENCES things (id),
+    user_id   INTEGER NOT NULL,
+    thing_id  INTEGER NOT NULL,
     -- The local creator, or NULL when the thing lives on a peer (then `peer` is its origin and
     -- the share is owed to that peer until settlement).
-    owner_id  INTEGER REFERENCES users (id),
+    owner_id  INTEGER,
     peer      TEXT,
     amount    INTEGER NOT NULL,
     PRIMARY KEY (period, flattr_id)
