@@ -263,3 +263,28 @@ async fn a_flattr_is_undone_before_close_but_not_after() {
         .await;
     assert_eq!(error_code(late).await, (409, "period_closed".into()));
 }
+
+#[tokio::test]
+async fn outside_development_mode_no_url_on_this_machine_or_a_private_network_is_fetched() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    app.deposit("alice", "5.00").await;
+    for url in [
+        "https://127.0.0.1:9/things/1".to_owned(),
+        "https://[::1]/x".to_owned(),
+        "https://10.0.0.1/post".to_owned(),
+        "https://localhost/post".to_owned(),
+        "http://example.org/post".to_owned(),
+    ] {
+        let response = app
+            .post("/api/v1/flattr", Some(&alice), &json!({"url": url}))
+            .await;
+        assert_eq!(
+            error_code(response).await,
+            (422, "url_refused".into()),
+            "{url}"
+        );
+    }
+    let flattrs = app.get_json("/api/v1/user/flattrs", Some(&alice)).await;
+    assert_eq!(flattrs, json!([]));
+}

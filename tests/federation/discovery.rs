@@ -151,3 +151,32 @@ async fn a_thing_is_an_object_for_servers_and_a_page_for_people() {
     assert!(html.contains("<h1>A post</h1>"));
     assert!(html.contains("rel=\"alternate\" type=\"application/activity+json\""));
 }
+
+#[tokio::test]
+async fn the_instance_actor_is_an_application_with_a_key_and_users_have_an_outbox() {
+    let alpha = Instance::spawn("alpha").await;
+    alpha.sign_up("alice").await;
+    let actor: Value = alpha
+        .client
+        .get(alpha.url("/actor"))
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(actor["type"], "Application");
+    assert_eq!(actor["id"], alpha.url("/actor"));
+    assert_eq!(actor["inbox"], alpha.url("/inbox"));
+    assert_eq!(actor["publicKey"]["owner"], alpha.url("/actor"));
+    assert!(
+        actor["publicKey"]["publicKeyPem"]
+            .as_str()
+            .unwrap()
+            .contains("PUBLIC KEY")
+    );
+    let outbox: Value = alpha.get_json("/users/alice/outbox", None).await;
+    assert_eq!(outbox["type"], "OrderedCollection");
+    assert_eq!(outbox["totalItems"], 0);
+}
