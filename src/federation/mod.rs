@@ -18,6 +18,7 @@ pub mod objects;
 pub mod outbox;
 pub mod pages;
 pub mod resolve;
+pub mod rfc9421;
 pub mod signing;
 pub mod vocab;
 

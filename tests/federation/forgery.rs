@@ -274,3 +274,117 @@ async fn an_unsigned_like_is_refused() {
     assert!(response.status().is_client_error(), "{}", response.status());
     assert_eq!(s.beta_state().await, (0, 0));
 }
+
+const FEDIFY_COMPONENTS: &[&str] = &[
+    "@method",
+    "@target-uri",
+    "@authority",
+    "host",
+    "date",
+    "content-digest",
+];
+
+#[tokio::test]
+async fn an_rfc9421_signed_like_is_accepted_and_its_forgeries_are_refused() {
+    let s = scene().await;
+    let alice = s.alpha.url("/users/alice");
+    let key = s.alpha.private_key("alice").await;
+    let mallory_key = s.alpha.private_key("mallory").await;
+    let inbox = s.beta.url("/inbox");
+    let key_id = format!("{alice}#main-key");
+    let now = chrono::Utc::now().timestamp();
+    let like = |n: u32| s.like(&s.alpha.url(&format!("/users/alice/likes/{n}")), &alice);
+
+    // Signed by another actor's key.
+    let forged = crate::helpers::rfc9421_request(
+        &s.shared,
+        &inbox,
+        &key_id,
+        &mallory_key,
+        &like(1),
+        FEDIFY_COMPONENTS,
+        now,
+    );
+    let (status, _, reason) = send_explained(&s.shared, forged).await;
+    assert_eq!(status, 401);
+    assert!(reason.contains("does not verify"), "{reason}");
+    // The body changed after signing.
+    let mut changed = crate::helpers::rfc9421_request(
+        &s.shared,
+        &inbox,
+        &key_id,
+        &key,
+        &like(2),
+        FEDIFY_COMPONENTS,
+        now,
+    );
+    *changed.body_mut() = Some(like(3).to_string().into());
+    let (status, _, reason) = send_explained(&s.shared, changed).await;
+    assert_eq!(status, 401);
+    assert!(reason.contains("Content-Digest"), "{reason}");
+    // Two hours old.
+    let old = crate::helpers::rfc9421_request(
+        &s.shared,
+        &inbox,
+        &key_id,
+        &key,
+        &like(4),
+        FEDIFY_COMPONENTS,
+        now - 7200,
+    );
+    let (status, _, reason) = send_explained(&s.shared, old).await;
+    assert_eq!(status, 401);
+    assert!(reason.contains("expired"), "{reason}");
+    // A signature that does not cover the body proves nothing about it.
+    let partial = crate::helpers::rfc9421_request(
+        &s.shared,
+        &inbox,
+        &key_id,
+        &key,
+        &like(5),
+        &["@method", "@target-uri", "host"],
+        now,
+    );
+    let (status, _, reason) = send_explained(&s.shared, partial).await;
+    assert_eq!(status, 401);
+    assert!(reason.contains("must cover"), "{reason}");
+    // A key of one actor for an activity of another.
+    let other = s.like(
+        &s.alpha.url("/users/mallory/likes/6"),
+        &s.alpha.url("/users/mallory"),
+    );
+    let borrowed = crate::helpers::rfc9421_request(
+        &s.shared,
+        &inbox,
+        &key_id,
+        &key,
+        &other,
+        FEDIFY_COMPONENTS,
+        now,
+    );
+    let (status, code, reason) = send_explained(&s.shared, borrowed).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "origin_mismatch"),
+        "{reason}"
+    );
+    assert_eq!(s.beta_state().await, (0, 0));
+
+    let genuine = crate::helpers::rfc9421_request(
+        &s.shared,
+        &inbox,
+        &key_id,
+        &key,
+        &like(7),
+        FEDIFY_COMPONENTS,
+        now,
+    );
+    let replay = genuine.try_clone().unwrap();
+    assert_eq!(send(&s.shared, genuine).await.0, 202);
+    assert_eq!(send(&s.shared, replay).await.0, 202);
+    assert_eq!(
+        s.beta_state().await,
+        (1, 1),
+        "accepted once, replay changed nothing"
+    );
+}

@@ -314,3 +314,70 @@ pub async fn send_explained(
     let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
     (status, text("error"), text("error_description"))
 }
+
+/// Builds an RFC 9421-signed POST (as Fedify signs: `rsa-v1_5-sha256` over `@method`,
+/// `@target-uri`, `@authority`, `host`, `date` and `content-digest`), with the components
+/// and `created` time of the test's choosing.
+pub fn rfc9421_request(
+    client: &reqwest::Client,
+    inbox: &str,
+    key_id: &str,
+    private_key_pem: &str,
+    body: &Value,
+    components: &[&str],
+    created: i64,
+) -> reqwest::Request {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+    use sha2::{Digest, Sha256};
+
+    let engine = base64::engine::general_purpose::STANDARD;
+    let body = body.to_string();
+    let uri = url::Url::parse(inbox).unwrap();
+    let host = format!("{}:{}", uri.host_str().unwrap(), uri.port().unwrap());
+    let date = httpdate(std::time::SystemTime::now());
+    let digest = format!(
+        "sha-256=:{}:",
+        engine.encode(Sha256::digest(body.as_bytes()))
+    );
+    let list = components
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let input =
+        format!("sig1=({list});alg=\"rsa-v1_5-sha256\";keyid=\"{key_id}\";created={created}");
+    let header = |name: &str| match name {
+        "host" => Some(host.clone()),
+        "date" => Some(date.clone()),
+        "content-digest" => Some(digest.clone()),
+        _ => None,
+    };
+    let mut signature = fedflattr::federation::rfc9421::parse(&input, "sig1=:AA==:").unwrap();
+    let target = fedflattr::federation::rfc9421::Target {
+        method: "POST",
+        uri: &uri,
+        header: &header,
+    };
+    let base = fedflattr::federation::rfc9421::base(&signature, &target).unwrap();
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(private_key_pem).unwrap();
+    signature.signature = key
+        .sign(
+            rsa::Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(base.as_bytes()),
+        )
+        .unwrap();
+    client
+        .post(inbox)
+        .header("content-type", "application/activity+json")
+        .header("date", &date)
+        .header("content-digest", &digest)
+        .header("signature-input", &input)
+        .header(
+            "signature",
+            format!("sig1=:{}:", engine.encode(&signature.signature)),
+        )
+        .body(body)
+        .build()
+        .unwrap()
+}
