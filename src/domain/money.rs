@@ -101,6 +101,10 @@ impl Money {
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
 }
 
 /// Reads plain decimal notation only: "1e3", "+5", "1_000" or "NaN" are not how people write

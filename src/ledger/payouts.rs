@@ -80,6 +80,14 @@ pub async fn request(
         now,
     )
     .await?;
+    // Two requests racing on PostgreSQL both read the same balance above; the second one's
+    // balance update waited for the first to commit and then applied to its result, so
+    // reading the balance again here sees the overdraft and refuses it. (On SQLite the
+    // write transactions do not overlap at all.)
+    let left = super::balance(tx, &Account::Earnings(user_id)).await?;
+    if left.is_negative() {
+        return Err(LedgerError::Insufficient { available });
+    }
     by_id(tx, id).await
 }
 

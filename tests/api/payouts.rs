@@ -136,3 +136,36 @@ async fn without_an_amount_everything_withdrawable_is_paid_and_sub_cent_leftover
     );
     app.assert_books_balance().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_payout_requests_never_pay_more_than_was_earned() {
+    let (app, bob) = bob_earned_eighteen().await;
+    let requests: Vec<_> = (0..6)
+        .map(|_| {
+            let request = app
+                .client
+                .post(app.url("/api/v1/user/payouts"))
+                .bearer_auth(&bob)
+                .json(&json!({"amount": "18.00"}));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 422),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.get_json("/api/v1/user/earnings", Some(&bob)).await["balance"],
+        "0.00"
+    );
+    app.assert_books_balance().await;
+}
