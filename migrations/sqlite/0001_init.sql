@@ -98,12 +98,16 @@ CREATE TABLE flattrs (
     -- 0 for a flattr of a thing on software that cannot be paid (a plain Like, Flattr's
     -- "pending flattr"): it is delivered but takes no share of the budget.
     charged         INTEGER NOT NULL DEFAULT 1,
+    -- 0 for a flattr of a remote thing whose Like is not queued yet (a subscription renewed it
+    -- inside the close); the delivery worker queues those Likes and sets it to 1.
+    announced       INTEGER NOT NULL DEFAULT 1,
     created_at      INTEGER NOT NULL,
     -- flattr_once is this constraint: it holds under concurrent clicks, a read-then-write can't.
     UNIQUE (user_id, thing_id, period)
 );
 CREATE INDEX flattrs_period_user ON flattrs (period, user_id);
 CREATE INDEX flattrs_thing ON flattrs (thing_id);
+CREATE INDEX flattrs_unannounced ON flattrs (announced) WHERE announced = 0;
 
 -- Ledger accounts. `name` is unique and spells the account (wallet:7, earnings:7, fees, world,
 -- payouts, clearing:2026-10); kind + user_id let set-based SQL join users to their accounts.

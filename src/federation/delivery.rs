@@ -75,6 +75,7 @@ pub struct RunReport {
 
 /// Sends every delivery that is due now. Safe to call from several processes at once.
 pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
+    super::outbox::announce_pending(state).await?;
     let now = epoch(state.clock.now());
     let claimed: Vec<Claimed> = sqlx::query_as(
         "UPDATE deliveries SET locked_until = $1

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::activities::{like, undo};
 use crate::state::AppState;
-use crate::store::flattrs::FlattrRow;
-use crate::store::things::ThingRow;
+use crate::store::flattrs::{self, FlattrRow};
+use crate::store::things::{self, ThingRow};
 use crate::store::{StoreError, Tx, epoch};
 
 /// Queues `body` (an activity) for `inbox`, signed by `signer_user_id` (or the instance actor).
@@ -79,4 +79,28 @@ pub async fn undo(
         state.clock.now(),
     )
     .await
+}
+
+/// Queues the Likes of flattrs of remote things that were made without one (subscription
+/// renewals inside the close, the first flattr of a subscription) and marks them announced.
+/// Returns how many were queued.
+pub async fn announce_pending(state: &AppState) -> Result<usize, StoreError> {
+    let mut tx = state.store.begin().await?;
+    let pending: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT f.id, u.username FROM flattrs f JOIN users u ON u.id = f.user_id
+         WHERE f.announced = 0 ORDER BY f.id LIMIT 500",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (flattr_id, username) in &pending {
+        let flattr = flattrs::by_id(&mut *tx, *flattr_id).await?;
+        let thing = things::by_id(&mut *tx, flattr.thing_id).await?;
+        like(&mut tx, state, username, &flattr, &thing).await?;
+        sqlx::query("UPDATE flattrs SET announced = 1 WHERE id = $1")
+            .bind(flattr_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(pending.len())
 }

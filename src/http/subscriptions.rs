@@ -102,19 +102,6 @@ async fn subscribe(
         (None, Some(url)) => resolve_url(&state, &mut tx, url).await?,
         _ => return Err(ParseError::new("thing_id", "give either thing_id or url").into()),
     };
-    if crate::store::things::by_id(&mut *tx, thing_id)
-        .await?
-        .owner_id
-        .is_none()
-    {
-        // Renewals happen set-based inside the close, which sends nothing; until they can
-        // queue their Likes, subscriptions are for things of this instance.
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_supported",
-            "subscriptions to things on other servers are not supported yet; flattr them each period",
-        ));
-    }
     let row = subscriptions::create(
         &mut tx,
         auth.id,

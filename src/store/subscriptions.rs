@@ -55,6 +55,13 @@ pub async fn create(
         ));
     };
     match flattrs::create(tx, user_id, thing_id, current, Some(id), now).await {
+        Ok(flattr) if flattr.thing_ap_id.is_some() => {
+            // A thing on another server: the delivery worker queues its Like.
+            sqlx::query("UPDATE flattrs SET announced = 0 WHERE id = $1")
+                .bind(flattr.id)
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(_) | Err(StoreError::Refused(FlattrRefusal::FlattrOnce)) => {}
         Err(e) => return Err(e),
     }
@@ -134,8 +141,10 @@ pub async fn stop(
 pub async fn renew(tx: &mut Tx, period: Period, now: DateTime<Utc>) -> Result<u64, StoreError> {
     let period = period.to_string();
     let inserted = sqlx::query(
-        "INSERT INTO flattrs (user_id, thing_id, period, subscription_id, created_at)
-         SELECT s.user_id, s.thing_id, $1, s.id, $2
+        "INSERT INTO flattrs (user_id, thing_id, period, subscription_id, charged, announced, created_at)
+         SELECT s.user_id, s.thing_id, $1, s.id,
+                CASE WHEN t.owner_id IS NOT NULL OR t.fedflattr = 1 THEN 1 ELSE 0 END,
+                CASE WHEN t.owner_id IS NULL THEN 0 ELSE 1 END, $2
          FROM subscriptions s
          JOIN things t ON t.id = s.thing_id AND t.deleted_at IS NULL
          JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id

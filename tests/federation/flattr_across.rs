@@ -279,3 +279,55 @@ async fn a_blog_page_that_links_its_thing_can_be_flattred_by_its_own_url() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_subscription_to_a_thing_on_another_instance_sends_a_like_every_period() {
+    let (alpha, beta, alice, bob, thing) = alpha_and_beta().await;
+    let thing_url = beta.url(&format!("/things/{thing}"));
+    // Known on alpha once flattred; the subscription then names it by id.
+    let first: Value = alpha
+        .post_api("/api/v1/flattr", &alice, &json!({"url": thing_url}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let remote_id = first["thing"]["id"].as_i64().unwrap();
+    let response = alpha
+        .post_api(
+            "/api/v1/user/subscriptions",
+            &alice,
+            &json!({"thing_id": remote_id, "periods": 3}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        alpha.deliver().await.delivered,
+        1,
+        "October's flattr was already made by hand"
+    );
+
+    alpha.set_time("2026-11-01T00:00:10Z");
+    beta.set_time("2026-11-01T00:00:10Z");
+    fedflattr::settle::close::close(
+        &alpha.state.store,
+        fedflattr::domain::period::Period::parse("2026-10").unwrap(),
+        alpha.state.settings.fee_rate,
+        alpha.state.clock.now(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    // The renewal made November's flattr inside the close; the queue sends its Like.
+    assert_eq!(alpha.deliver().await.delivered, 1);
+    let received = beta
+        .get_json("/api/v1/user/received_flattrs", Some(&bob))
+        .await;
+    let periods: Vec<&str> = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(periods, vec!["2026-11", "2026-10"]);
+    assert_eq!(alpha.deliver().await, Default::default(), "announced once");
+}
