@@ -118,16 +118,7 @@ async fn a_thing_is_an_object_for_servers_and_a_page_for_people() {
     let id = alpha
         .create_thing(&alice, "https://alice.example/post")
         .await;
-    let object: Value = alpha
-        .client
-        .get(alpha.url(&format!("/things/{id}")))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let object: Value = alpha.get_activity_json(&format!("/things/{id}")).await;
     assert_eq!(object["type"], "Page");
     assert_eq!(object["id"], alpha.url(&format!("/things/{id}")));
     assert_eq!(object["attributedTo"], alpha.url("/users/alice"));
@@ -156,16 +147,7 @@ async fn a_thing_is_an_object_for_servers_and_a_page_for_people() {
 async fn the_instance_actor_is_an_application_with_a_key_and_users_have_an_outbox() {
     let alpha = Instance::spawn("alpha").await;
     alpha.sign_up("alice").await;
-    let actor: Value = alpha
-        .client
-        .get(alpha.url("/actor"))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let actor: Value = alpha.get_activity_json("/actor").await;
     assert_eq!(actor["type"], "Application");
     assert_eq!(actor["id"], alpha.url("/actor"));
     assert_eq!(actor["inbox"], alpha.url("/inbox"));

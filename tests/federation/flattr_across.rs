@@ -85,15 +85,7 @@ async fn a_flattr_of_a_thing_on_another_instance_arrives_once_and_is_owed_to_tha
     assert_eq!(beta.count("SELECT COUNT(*) FROM received_likes").await, 1);
 
     alpha.set_time("2026-11-01T00:00:10Z");
-    let report = fedflattr::settle::close::close(
-        &alpha.state.store,
-        fedflattr::domain::period::Period::parse("2026-10").unwrap(),
-        alpha.state.settings.fee_rate,
-        alpha.state.clock.now(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let report = alpha.close("2026-10").await;
     assert_eq!(report.paid_to_creators.to_string(), "1.80");
     let peer_account = format!("payable:http://beta.test:{}", beta.port);
     let owed: i64 = sqlx::query_scalar("SELECT balance FROM accounts WHERE name = $1")
@@ -155,15 +147,7 @@ async fn an_undo_travels_too_and_withdraws_the_remote_flattr() {
 
     // alice's wallet pays nothing for the withdrawn flattr.
     alpha.set_time("2026-11-01T00:00:10Z");
-    let report = fedflattr::settle::close::close(
-        &alpha.state.store,
-        fedflattr::domain::period::Period::parse("2026-10").unwrap(),
-        alpha.state.settings.fee_rate,
-        alpha.state.clock.now(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let report = alpha.close("2026-10").await;
     assert_eq!(report.users_charged, 0);
 }
 
@@ -196,15 +180,7 @@ async fn one_budget_split_over_things_on_two_peers_owes_each_peer_its_share() {
         1
     );
     alpha.set_time("2026-11-01T00:00:10Z");
-    fedflattr::settle::close::close(
-        &alpha.state.store,
-        fedflattr::domain::period::Period::parse("2026-10").unwrap(),
-        alpha.state.settings.fee_rate,
-        alpha.state.clock.now(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    alpha.close("2026-10").await;
     for (peer, port) in [("beta", beta.port), ("gamma", gamma.port)] {
         let owed: i64 = sqlx::query_scalar("SELECT balance FROM accounts WHERE name = $1")
             .bind(format!("payable:http://{peer}.test:{port}"))
@@ -308,15 +284,7 @@ async fn a_subscription_to_a_thing_on_another_instance_sends_a_like_every_period
 
     alpha.set_time("2026-11-01T00:00:10Z");
     beta.set_time("2026-11-01T00:00:10Z");
-    fedflattr::settle::close::close(
-        &alpha.state.store,
-        fedflattr::domain::period::Period::parse("2026-10").unwrap(),
-        alpha.state.settings.fee_rate,
-        alpha.state.clock.now(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    alpha.close("2026-10").await;
     // The renewal made November's flattr inside the close; the queue sends its Like.
     assert_eq!(alpha.deliver().await.delivered, 1);
     let received = beta

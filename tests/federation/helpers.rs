@@ -225,6 +225,32 @@ impl Instance {
         response.json().await.unwrap()
     }
 
+    /// Closes `period` at the instance's current time.
+    pub async fn close(&self, period: &str) -> fedflattr::settle::close::CloseReport {
+        fedflattr::settle::close::close(
+            &self.state.store,
+            fedflattr::domain::period::Period::parse(period).unwrap(),
+            self.state.settings.fee_rate,
+            self.state.clock.now(),
+            Default::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// GETs `path` as a server would (`Accept: application/activity+json`).
+    pub async fn get_activity_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     pub async fn deliver(&self) -> RunReport {
         delivery::deliver_due(&self.state).await.unwrap()
     }
