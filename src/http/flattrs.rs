@@ -10,10 +10,10 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path, Query};
 use crate::domain::period::Period;
-use crate::domain::thing::{AutoSubmit, ThingUrl};
+use crate::domain::thing::ThingUrl;
 use crate::federation::{outbox, resolve};
 use crate::store::flattrs::{self, FlattrRow};
-use crate::store::{StoreError, Tx, things, users};
+use crate::store::{Tx, things};
 use activitypub_federation::config::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,23 +64,6 @@ pub fn view(row: FlattrRow) -> Flattr {
     }
 }
 
-/// Records a flattr and, for a thing on another server, queues the Like that tells it.
-async fn flattr_and_tell(
-    state: &AppState,
-    tx: &mut Tx,
-    user_id: i64,
-    thing_id: i64,
-) -> Result<FlattrRow, ApiError> {
-    let now = state.clock.now();
-    let row = flattrs::create(tx, user_id, thing_id, Period::containing(now), None, now).await?;
-    if row.thing_ap_id.is_some() {
-        let user = users::by_id(&mut **tx, user_id).await?;
-        let thing = things::by_id(&mut **tx, thing_id).await?;
-        outbox::like(tx, state, &user.username, &row, &thing).await?;
-    }
-    Ok(row)
-}
-
 /// Flattrs one thing in the current period.
 #[utoipa::path(post, path = "/things/{id}/flattr", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 201, body = Flattr), (status = 402, body = ErrorBody, description = "no_means"),
@@ -92,7 +75,7 @@ async fn flattr_thing(
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
     let mut tx = state.store.begin().await?;
-    let row = flattr_and_tell(&state, &mut tx, auth.id, id).await?;
+    let row = outbox::flattr(&mut tx, &state, auth.id, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -106,45 +89,18 @@ pub struct FlattrRequest {
     url: String,
 }
 
-/// Finds the thing a URL means, creating it when the URL is an auto-submit URL of a known owner.
+/// The local thing a URL names (see `things::resolve_local`), or a 404 that says what to do.
 pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i64, ApiError> {
     let url = ThingUrl::parse(text)?;
-    let base = &state.settings.base_url;
-    if let Some(auto) = AutoSubmit::parse(url.as_url(), base)? {
-        if let Some(thing) = things::by_url(&mut **tx, auto.url.as_str()).await? {
-            return Ok(thing.id);
-        }
-        let owner = match users::by_name(&mut **tx, &auto.owner).await {
-            Ok(owner) => owner,
-            Err(StoreError::NotFound(_)) => {
-                return Err(ApiError::not_found(
-                    "the owner named by the auto-submit URL",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let thing =
-            things::create(tx, owner.id, &auto.url, &auto.fields, state.clock.now()).await?;
-        return Ok(thing.id);
-    }
-    if let Some(thing) = things::by_url(&mut **tx, url.as_str()).await? {
-        return Ok(thing.id);
-    }
-    // Our own thing pages, /things/ID.
-    let ours = url.as_url().origin() == base.origin();
-    let page_id = url
-        .as_url()
-        .path()
-        .strip_prefix("/things/")
-        .filter(|_| ours);
-    if let Some(Ok(id)) = page_id.map(str::parse::<i64>) {
-        return Ok(things::by_id(&mut **tx, id).await?.id);
-    }
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL",
-    ))
+    things::resolve_local(tx, &state.settings.base_url, &url, state.clock.now())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL",
+            )
+        })
 }
 
 /// Flattrs whatever a URL names: a registered thing, an auto-submit URL, or an object on
@@ -175,7 +131,7 @@ async fn flattr_url(
         }
         None => resolve_url(&state, &mut tx, &body.url).await?,
     };
-    let row = flattr_and_tell(&state, &mut tx, auth.id, thing_id).await?;
+    let row = outbox::flattr(&mut tx, &state, auth.id, thing_id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -208,13 +164,7 @@ async fn undo_flattr(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
-    let flattr = flattrs::undo(&mut tx, id, auth.id).await?;
-    if flattr.thing_ap_id.is_some() {
-        // A thing on another server: tell it, in the same transaction as the undo.
-        let user = users::by_id(&mut *tx, auth.id).await?;
-        let thing = things::by_id(&mut *tx, flattr.thing_id).await?;
-        outbox::undo(&mut tx, &state, &user.username, &flattr, &thing).await?;
-    }
+    outbox::unflattr(&mut tx, &state, id, auth.id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

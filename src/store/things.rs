@@ -284,3 +284,44 @@ where
         Err(e) => Err(e),
     }
 }
+
+/// The local thing a URL names: an auto-submit URL of this instance (creating the thing for its
+/// owner on first use, as Flattr's `/submit/auto` did), a registered URL, or this instance's
+/// own thing page `/things/ID`. `None` when it names none of these.
+pub async fn resolve_local(
+    tx: &mut Tx,
+    base: &url::Url,
+    url: &ThingUrl,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    if let Some(auto) = crate::domain::thing::AutoSubmit::parse(url.as_url(), base)? {
+        if let Some(thing) = by_url(&mut **tx, auto.url.as_str()).await? {
+            return Ok(Some(thing.id));
+        }
+        let owner = match super::users::by_name(&mut **tx, &auto.owner).await {
+            Ok(owner) => owner,
+            Err(StoreError::NotFound(_)) => {
+                return Err(StoreError::NotFound(
+                    "the owner named by the auto-submit URL",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        return Ok(Some(
+            create(tx, owner.id, &auto.url, &auto.fields, now).await?.id,
+        ));
+    }
+    if let Some(thing) = by_url(&mut **tx, url.as_str()).await? {
+        return Ok(Some(thing.id));
+    }
+    let ours = url.as_url().origin() == base.origin();
+    let page_id = url
+        .as_url()
+        .path()
+        .strip_prefix("/things/")
+        .filter(|_| ours);
+    match page_id.map(str::parse::<i64>) {
+        Some(Ok(id)) => Ok(Some(by_id(&mut **tx, id).await?.id)),
+        _ => Ok(None),
+    }
+}
