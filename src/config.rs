@@ -72,9 +72,8 @@ impl Default for Config {
     }
 }
 
-/// A decimal in the configuration. Written as a string ("0.10") it is exact; figment reads
-/// `FEDFLATTR_FEE_RATE=0.05` as a float, which is turned back into the shortest decimal
-/// that prints as the same float — the digits the admin typed.
+/// A decimal in the configuration, written as a string (`fee_rate = "0.10"`) so that it is
+/// read exactly. A TOML float is refused: no amount of money passes through a float.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(into = "String")]
 pub struct DecimalText(pub Decimal);
@@ -91,7 +90,7 @@ impl<'de> Deserialize<'de> for DecimalText {
         impl serde::de::Visitor<'_> for Visitor {
             type Value = DecimalText;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a decimal number such as \"0.10\"")
+                f.write_str("a decimal written as a string, such as \"0.10\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
                 Decimal::from_str(v.trim())
@@ -103,9 +102,6 @@ impl<'de> Deserialize<'de> for DecimalText {
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DecimalText, E> {
                 Ok(DecimalText(Decimal::from(v)))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DecimalText, E> {
-                self.visit_str(&v.to_string())
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -140,6 +136,22 @@ pub enum ConfigError {
     Invalid(#[from] ParseError),
 }
 
+/// The decimal settings from the environment, as the exact text the admin wrote: figment would
+/// parse `FEDFLATTR_FEE_RATE=0.05` into a float.
+fn decimal_environment() -> Serialized<std::collections::BTreeMap<&'static str, String>> {
+    let mut values = std::collections::BTreeMap::new();
+    for (key, variable) in [
+        ("fee_rate", "FEDFLATTR_FEE_RATE"),
+        ("min_budget", "FEDFLATTR_MIN_BUDGET"),
+        ("payout_minimum", "FEDFLATTR_PAYOUT_MINIMUM"),
+    ] {
+        if let Ok(text) = std::env::var(variable) {
+            values.insert(key, text);
+        }
+    }
+    Serialized::defaults(values)
+}
+
 impl Config {
     /// Reads defaults, then the file (`path`, or `fedflattr.toml` when present), then the
     /// environment.
@@ -149,7 +161,14 @@ impl Config {
             .merge(Toml::file(file))
             // FEDFLATTR_CONFIG names the file itself (see cli.rs); FEDFLATTR_TEST_DATABASE_URL
             // belongs to the test suite. Neither is a setting.
-            .merge(Env::prefixed("FEDFLATTR_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+            .merge(Env::prefixed("FEDFLATTR_").ignore(&[
+                "CONFIG",
+                "TEST_DATABASE_URL",
+                "FEE_RATE",
+                "MIN_BUDGET",
+                "PAYOUT_MINIMUM",
+            ]))
+            .merge(decimal_environment())
             .extract()
             .map_err(|e| ConfigError::Read(Box::new(e)))
     }
@@ -212,11 +231,24 @@ mod tests {
             )?;
             jail.set_env("FEDFLATTR_MIN_BUDGET", "5.5");
             jail.set_env("FEDFLATTR_PORT", "9000");
+            jail.set_env("FEDFLATTR_PAYOUT_MINIMUM", "12.34");
             let settings = Config::load(None).unwrap().settings().unwrap();
             assert_eq!(settings.base_url.as_str(), "https://flattr.example/");
             assert_eq!(settings.fee_rate.parts(), 750);
             assert_eq!(settings.min_budget.to_string(), "5.50");
             assert_eq!(settings.port, 9000);
+            assert_eq!(settings.payout_minimum.to_string(), "12.34");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn decimals_written_as_toml_floats_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fedflattr.toml", "fee_rate = 0.075")?;
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("as a string"), "{error}");
             Ok(())
         });
     }
