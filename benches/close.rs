@@ -7,8 +7,12 @@
 //! - the real close (`settle::close::close`, all five stages, ledger postings included),
 //!
 //! and prints both and their ratio. `FEDFLATTR_BENCH_USERS` sets N (default 100 000);
-//! `FEDFLATTR_BENCH_DATABASE_URL` a PostgreSQL database to run on (default: a SQLite file).
+//! `FEDFLATTR_BENCH_DATABASE_URL` a PostgreSQL server to run on, where a fresh
+//! `fedflattr_test_*` database is created (default: a fresh SQLite file).
 //! Run: `cargo bench --bench close`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -113,8 +117,8 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let url = std::env::var("FEDFLATTR_BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let server = std::env::var("FEDFLATTR_BENCH_DATABASE_URL").ok();
+        let url = common::database::fresh_database_on(server.as_deref(), dir.path()).await;
         let store = Store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         let started = Instant::now();

@@ -10,39 +10,16 @@
 //! and prints both and their ratio. `FEDFLATTR_BENCH_LIKES` sets N (default 2 000).
 //! Run: `cargo bench --bench inbox`.
 
-use std::net::SocketAddr;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
-use fedflattr::app::App;
-use fedflattr::clock::Clock;
-use fedflattr::config::Config;
+use common::{Instance, client};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
-
-async fn instance(name: &str, dir: &std::path::Path) -> (App, u16) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = Config {
-        domain: format!("{name}.test"),
-        port,
-        public_url: Some(format!("http://{name}.test:{port}")),
-        database_url: format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
-        development_mode: true,
-        auto_close: false,
-        ..Config::default()
-    };
-    let app = fedflattr::app::build(config.settings().unwrap(), Clock::system())
-        .await
-        .unwrap();
-    tokio::spawn(fedflattr::app::serve(
-        app.clone(),
-        listener,
-        std::future::pending(),
-    ));
-    (app, port)
-}
 
 fn main() {
     let likes: usize = std::env::var("FEDFLATTR_BENCH_LIKES")
@@ -51,47 +28,18 @@ fn main() {
         .unwrap_or(2_000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let (alpha, alpha_port) = instance("alpha", dir.path()).await;
-        let (beta, beta_port) = instance("beta", dir.path()).await;
-        let client = reqwest::Client::builder()
-            .resolve("alpha.test", SocketAddr::from(([127, 0, 0, 1], alpha_port)))
-            .resolve("beta.test", SocketAddr::from(([127, 0, 0, 1], beta_port)))
-            .build()
-            .unwrap();
-        let alpha_url = format!("http://alpha.test:{alpha_port}");
-        let beta_url = format!("http://beta.test:{beta_port}");
-        let sign_up = |base: String, name: &'static str| {
-            let client = client.clone();
-            async move {
-                let response: Value = client
-                    .post(format!("{base}/api/v1/users"))
-                    .json(&json!({"username": name, "password": "correct horse"}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                response["access_token"].as_str().unwrap().to_owned()
-            }
-        };
-        sign_up(alpha_url.clone(), "alice").await;
-        let bob = sign_up(beta_url.clone(), "bob").await;
-        let thing: Value = client
-            .post(format!("{beta_url}/api/v1/things"))
-            .bearer_auth(&bob)
-            .json(&json!({"url": "https://bob.example/post", "title": "Post"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let thing_url = format!("{beta_url}/things/{}", thing["id"]);
+        // Real time: the inbox refuses signatures dated away from its clock.
+        let alpha = Instance::named("alpha").system_clock().spawn().await;
+        let beta = Instance::named("beta").system_clock().spawn().await;
+        let client = client(&[&alpha, &beta]);
+        let beta_port = beta.port;
+        alpha.sign_up("alice").await;
+        let bob = beta.sign_up("bob").await;
+        let thing = beta.create_thing(&bob, "https://bob.example/post", "Post").await;
+        let thing_url = beta.thing_url(thing);
         let alice = fedflattr::store::users::by_name(alpha.state.store.pool(), "alice").await.unwrap();
-        let actor = url::Url::parse(&format!("{alpha_url}/users/alice")).unwrap();
-        let inbox = url::Url::parse(&format!("{beta_url}/inbox")).unwrap();
+        let actor = url::Url::parse(&alpha.actor("alice")).unwrap();
+        let inbox = url::Url::parse(&beta.url("/inbox")).unwrap();
 
         // Sign every request up front: signing is the sender's cost, not the inbox's.
         let mut requests = Vec::with_capacity(likes + 1);
@@ -148,13 +96,13 @@ fn main() {
             assert_eq!(status.unwrap(), 202);
         }
         let inbox_time = started.elapsed();
-        let received: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM received_likes")
-            .fetch_one(beta.state.store.pool())
-            .await
-            .unwrap();
+        let received = beta.count("SELECT COUNT(*) FROM received_likes").await;
         assert_eq!(received as usize, likes + 1);
 
-        println!("{likes} signed Likes from one remote actor (SQLite, 8 in flight)");
+        println!(
+            "{likes} signed Likes from one remote actor ({}, 8 in flight)",
+            beta.state.store.backend_name()
+        );
         println!("floor (raw RSA-SHA256 verify, one core): {floor:.2?} = {:.0}/s", likes as f64 / floor.as_secs_f64());
         println!("inbox (HTTP, all checks, recorded):       {inbox_time:.2?} = {:.0}/s", likes as f64 / inbox_time.as_secs_f64());
         println!("ratio inbox/floor: {:.1}", inbox_time.as_secs_f64() / floor.as_secs_f64());

@@ -6,21 +6,19 @@
 //! The peer's npm packages are installed with `npm ci` in tests/fedify when they are missing;
 //! a failed install fails these tests, it never skips them.
 
-#[path = "common/database.rs"]
-mod database;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fedflattr::clock::Clock;
-use fedflattr::config::Config;
 use fedflattr::federation::{delivery, signing};
-use fedflattr::http::AppState;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+use common::{Instance, Setup};
 
 /// How long the peer may take to start (Node, Fedify, an RSA key pair).
 const PEER_START: Duration = Duration::from_secs(60);
@@ -109,94 +107,16 @@ fn client() -> reqwest::Client {
 }
 
 /// One instance of ours at http://localhost:PORT (a host name, not an IP: Fedify's URLs and
-/// ours must have domains), with its own database.
-struct Instance {
-    base: String,
-    port: u16,
-    client: reqwest::Client,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
-
-impl Instance {
-    async fn start() -> Instance {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
-            )
-            .with_test_writer()
-            .try_init();
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let base = format!("http://localhost:{port}");
-        let config = Config {
-            port,
-            domain: "localhost".into(),
-            public_url: Some(base.clone()),
-            database_url: database::fresh_database_url(dir.path()).await,
-            development_mode: true,
-            auto_close: false,
-            // The test runs the delivery queue itself, with deliver_due.
-            delivery_interval_secs: 3600,
-            ..Config::default()
-        };
-        let app = fedflattr::app::build(config.settings().unwrap(), Clock::system())
-            .await
-            .unwrap();
-        let state = app.state.clone();
-        tokio::spawn(fedflattr::app::serve(app, listener, std::future::pending()));
-        Instance {
-            base,
-            port,
-            client: client(),
-            state,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn sign_up(&self, name: &str) -> String {
-        let response = self
-            .client
-            .post(self.url("/api/v1/users"))
-            .json(&json!({"username": name, "password": "correct horse"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "sign-up of {name}");
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
+/// ours must have domains), with its own database, on the real clock (Fedify checks the dates
+/// of our signatures).
+async fn start_us() -> Instance {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    Setup::host("localhost").system_clock().spawn().await
 }
 
 /// The Fedify peer, a child process killed when this is dropped.
@@ -320,7 +240,7 @@ fn self_link(jrd: &Value) -> Option<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fedify_peer_finds_our_user_by_webfinger_with_the_public_key_to_verify_her() {
-    let us = Instance::start().await;
+    let us = start_us().await;
     us.sign_up("alice").await;
     let peer = Peer::start(&us).await;
     let actor = us.url("/users/alice");
@@ -387,21 +307,21 @@ async fn a_fedify_peer_finds_our_user_by_webfinger_with_the_public_key_to_verify
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fedify_peer_receives_and_verifies_the_signed_like_our_user_sends_for_its_note() {
-    let us = Instance::start().await;
+    let us = start_us().await;
     let alice = us.sign_up("alice").await;
     let peer = Peer::start(&us).await;
     let note = peer.field("note");
 
     // Flattring the Note resolves it (and carol) on the peer and queues a Like.
-    let (status, flattr) = us
-        .post("/api/v1/flattr", &alice, &json!({"url": note}))
-        .await;
+    let response = us.flattr_url(&alice, &note).await;
+    let status = response.status().as_u16();
+    let flattr: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 201, "{flattr}\n{}", peer.log());
     assert_eq!(flattr["thing"]["url"], note.as_str(), "{flattr}");
     // Fedify's NodeInfo says nothing of fedflattr: a plain Like, which costs nothing.
     assert_eq!(flattr["charged"], false, "{flattr}");
 
-    let report = delivery::deliver_due(&us.state).await.unwrap();
+    let report = us.deliver().await;
     let rows = delivery::list(&us.state).await.unwrap();
     assert_eq!(
         report,
@@ -483,18 +403,12 @@ async fn a_fedify_peer_receives_and_verifies_the_signed_like_our_user_sends_for_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_like_from_a_fedify_peer_is_a_received_flattr_until_its_undo() {
-    let us = Instance::start().await;
+    let us = start_us().await;
     let bob = us.sign_up("bob").await;
-    let (status, thing) = us
-        .post(
-            "/api/v1/things",
-            &bob,
-            &json!({"url": "https://blog.example/2026/hello", "title": "Hello", "category": "text"}),
-        )
+    let thing_id = us
+        .create_thing(&bob, "https://blog.example/2026/hello", "Hello")
         .await;
-    assert_eq!(status, 201, "{thing}");
-    let thing_id = thing["id"].as_i64().unwrap();
-    let thing_url = us.url(&format!("/things/{thing_id}"));
+    let thing_url = us.thing_url(thing_id);
     let peer = Peer::start(&us).await;
     let bob_actor = us.url("/users/bob");
     let carol = peer.field("actor");
@@ -509,7 +423,9 @@ async fn a_signed_like_from_a_fedify_peer_is_a_received_flattr_until_its_undo() 
     assert_eq!(sent["inbox"], format!("{bob_actor}/inbox"), "{sent}");
     let like_id = sent["id"].as_str().unwrap().to_owned();
 
-    let received = us.get("/api/v1/user/received_flattrs", &bob).await;
+    let received = us
+        .get_json("/api/v1/user/received_flattrs", Some(&bob))
+        .await;
     assert_eq!(
         received,
         json!([{
@@ -524,7 +440,9 @@ async fn a_signed_like_from_a_fedify_peer_is_a_received_flattr_until_its_undo() 
         "{}",
         peer.log()
     );
-    let thing = us.get(&format!("/api/v1/things/{thing_id}"), &bob).await;
+    let thing = us
+        .get_json(&format!("/api/v1/things/{thing_id}"), Some(&bob))
+        .await;
     assert_eq!(thing["remote_flattrs"], 1, "{thing}");
 
     // Fedify knocks first with an RFC 9421 signature, which we verify and accept: one request,
@@ -552,8 +470,12 @@ async fn a_signed_like_from_a_fedify_peer_is_a_received_flattr_until_its_undo() 
         )
         .await;
     assert_eq!(status, 200, "{undo}\n{}", peer.log());
-    let received = us.get("/api/v1/user/received_flattrs", &bob).await;
+    let received = us
+        .get_json("/api/v1/user/received_flattrs", Some(&bob))
+        .await;
     assert_eq!(received[0]["undone"], true, "{received}");
-    let thing = us.get(&format!("/api/v1/things/{thing_id}"), &bob).await;
+    let thing = us
+        .get_json(&format!("/api/v1/things/{thing_id}"), Some(&bob))
+        .await;
     assert_eq!(thing["remote_flattrs"], 0, "{thing}");
 }

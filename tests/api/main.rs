@@ -5,8 +5,8 @@ mod accounts;
 mod bad_input;
 mod cli;
 mod close;
-#[path = "../common/database.rs"]
-mod database;
+#[path = "../common/mod.rs"]
+mod common;
 mod flattrs;
 mod helpers;
 mod payouts;

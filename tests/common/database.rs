@@ -4,24 +4,41 @@
 
 use rand::RngCore;
 
+/// The variable that moves every test onto PostgreSQL: the URL of a server (any database on
+/// it) where the tests may create their own `fedflattr_test_*` databases.
+pub const TEST_DATABASE_VAR: &str = "FEDFLATTR_TEST_DATABASE_URL";
+
+/// The PostgreSQL server the tests run on, if FEDFLATTR_TEST_DATABASE_URL names one.
+pub fn postgres_server() -> Option<String> {
+    std::env::var(TEST_DATABASE_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A fresh database for one test: on the PostgreSQL server of FEDFLATTR_TEST_DATABASE_URL,
+/// else a SQLite file in `dir`.
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
-    match std::env::var("FEDFLATTR_TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            use sqlx::Connection;
-            let mut bytes = [0u8; 8];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            let name = format!("fedflattr_test_{}", hex::encode(bytes));
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("reach PostgreSQL");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&name);
-            url.to_string()
-        }
-        _ => format!("sqlite://{}", dir.join("fedflattr.db").display()),
-    }
+    fresh_database_on(postgres_server().as_deref(), dir).await
+}
+
+/// A fresh database: a new `fedflattr_test_*` database on the PostgreSQL server `server`
+/// names, or a new SQLite file in `dir` when there is none.
+pub async fn fresh_database_on(server: Option<&str>, dir: &std::path::Path) -> String {
+    let Some(admin_url) = server else {
+        return format!("sqlite://{}", dir.join("fedflattr.db").display());
+    };
+    use sqlx::Connection;
+    let mut bytes = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let name = format!("fedflattr_test_{}", hex::encode(bytes));
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("reach PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(admin_url).expect("the PostgreSQL server's URL parses");
+    url.set_path(&name);
+    url.to_string()
 }

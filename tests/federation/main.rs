@@ -2,8 +2,8 @@
 //! its own port and its own host name (`alpha.test`, `beta.test`, `gamma.test`, which their
 //! development-mode resolver maps to 127.0.0.1), talking real HTTP.
 
-#[path = "../common/database.rs"]
-mod database;
+#[path = "../common/mod.rs"]
+mod common;
 mod discovery;
 mod flattr_across;
 mod forgery;

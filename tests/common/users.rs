@@ -1,0 +1,146 @@
+//! The user's side of an instance, through its HTTP API: sign up, register things, flattr
+//! them by id or by URL, undo; and who a user is on the instance (id, actor, private key).
+
+use fedflattr::federation::delivery::{self, RunReport};
+use serde_json::{Value, json};
+
+use super::instance::Instance;
+
+/// The password every user the harness signs up has.
+pub const PASSWORD: &str = "correct horse";
+
+/// A user the harness signed up.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub id: i64,
+    /// A bearer token of the user.
+    pub token: String,
+    /// The user's ActivityPub actor id (`BASE/users/NAME`).
+    pub actor: String,
+}
+
+impl Instance {
+    /// Signs up `name` (password [`PASSWORD`]) and returns the bearer token.
+    pub async fn sign_up(&self, name: &str) -> String {
+        self.sign_up_answer(name).await["access_token"]
+            .as_str()
+            .expect("sign-up answers with an access token")
+            .to_owned()
+    }
+
+    /// Signs up `name` and returns who that is: id, token, actor.
+    pub async fn sign_up_user(&self, name: &str) -> User {
+        let answer = self.sign_up_answer(name).await;
+        // The name as the instance keeps it (`Alice` signs up as `alice`).
+        let name = answer["user"]["username"]
+            .as_str()
+            .expect("sign-up answers with the user")
+            .to_owned();
+        User {
+            id: self.user_id(&name).await,
+            token: answer["access_token"]
+                .as_str()
+                .expect("sign-up answers with an access token")
+                .to_owned(),
+            actor: self.actor(&name),
+            name,
+        }
+    }
+
+    async fn sign_up_answer(&self, name: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/users",
+                None,
+                &json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "sign-up of {name}");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// The id of the local user `name`.
+    pub async fn user_id(&self, name: &str) -> i64 {
+        fedflattr::store::users::by_name(self.state.store.pool(), name)
+            .await
+            .expect("the user exists")
+            .id
+    }
+
+    /// The actor id of the local user `name`.
+    pub fn actor(&self, name: &str) -> String {
+        self.url(&format!("/users/{name}"))
+    }
+
+    /// The id of the local user `name`'s signing key (`ACTOR#main-key`).
+    pub fn key_id(&self, name: &str) -> String {
+        format!("{}#main-key", self.actor(name))
+    }
+
+    /// The private key of the local user `name`, to forge or replay requests with.
+    pub async fn private_key(&self, name: &str) -> String {
+        fedflattr::store::users::by_name(self.state.store.pool(), name)
+            .await
+            .expect("the user exists")
+            .private_key
+    }
+
+    /// Registers a thing owned by the token's user and returns its id.
+    pub async fn create_thing(&self, token: &str, url: &str, title: &str) -> i64 {
+        let response = self
+            .post(
+                "/api/v1/things",
+                Some(token),
+                &json!({"url": url, "title": title, "category": "text"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "create thing {url}");
+        response.json::<Value>().await.expect("a JSON body")["id"]
+            .as_i64()
+            .expect("a thing has an id")
+    }
+
+    /// The URL of a local thing as peers see it (`BASE/things/ID`).
+    pub fn thing_url(&self, thing: i64) -> String {
+        self.url(&format!("/things/{thing}"))
+    }
+
+    /// Flattrs the local thing `thing` as the token's user.
+    pub async fn flattr(&self, token: &str, thing: i64) -> reqwest::Response {
+        self.post(
+            &format!("/api/v1/things/{thing}/flattr"),
+            Some(token),
+            &json!({}),
+        )
+        .await
+    }
+
+    /// Flattrs whatever `url` names (a registered thing, an auto-submit URL, a remote object).
+    pub async fn flattr_url(&self, token: &str, url: &str) -> reqwest::Response {
+        self.post("/api/v1/flattr", Some(token), &json!({"url": url}))
+            .await
+    }
+
+    /// Flattrs and returns the new flattr's id, asserting a 201.
+    pub async fn flattred(&self, token: &str, thing: i64) -> i64 {
+        let response = self.flattr(token, thing).await;
+        assert_eq!(response.status(), 201, "flattr of thing {thing}");
+        response.json::<Value>().await.expect("a JSON body")["id"]
+            .as_i64()
+            .expect("a flattr has an id")
+    }
+
+    /// Undoes the flattr `flattr` as the token's user.
+    pub async fn undo(&self, token: &str, flattr: i64) -> reqwest::Response {
+        self.delete(&format!("/api/v1/flattrs/{flattr}"), token)
+            .await
+    }
+
+    /// Runs the delivery queue once, as its background loop would.
+    pub async fn deliver(&self) -> RunReport {
+        delivery::deliver_due(&self.state)
+            .await
+            .expect("the delivery queue runs")
+    }
+}
