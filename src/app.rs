@@ -28,13 +28,18 @@ pub struct App {
 pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
-    federation::actors::instance_keys(&store).await?;
+    let keys = federation::actors::instance_keys(&store).await?;
     let client = federation::client::build(&settings);
+    let instance_actor = federation::actors::instance_actor_url(&settings.base_url);
+    let signer = federation::signing::FetchSigner::new(&instance_actor, &keys.private_key)
+        .map_err(|e| StoreError::Conflict(format!("the instance actor's key: {e}")))?;
+    let fetcher = federation::client::fetcher(client.clone(), signer);
     let state = AppState {
         store,
         settings: Arc::new(settings),
         clock,
         client,
+        fetcher,
     };
     let federation = federation::client::configure(state.clone()).await;
     Ok(App { state, federation })

@@ -48,6 +48,12 @@ pub struct Config {
     pub development_mode: bool,
     /// Seconds between runs of the delivery queue.
     pub delivery_interval_secs: u64,
+    /// Answer the ActivityPub documents of users, things, likes and outboxes only to GETs
+    /// signed by an actor of a server we do not block (Mastodon's "secure mode").
+    pub authorized_fetch: bool,
+    /// Servers we do not talk to: their signed GETs and inbox activities are refused (403) and
+    /// nothing is fetched from or delivered to them. A name blocks its subdomains too.
+    pub blocked_domains: Vec<String>,
 }
 
 impl Default for Config {
@@ -68,6 +74,8 @@ impl Default for Config {
             log_format: "text".into(),
             development_mode: false,
             delivery_interval_secs: 5,
+            authorized_fetch: false,
+            blocked_domains: Vec::new(),
         }
     }
 }
@@ -126,6 +134,22 @@ pub struct Settings {
     pub log_format: String,
     pub development_mode: bool,
     pub delivery_interval_secs: u64,
+    pub authorized_fetch: bool,
+    /// Lower-case host names, without a trailing dot.
+    pub blocked_domains: Vec<String>,
+}
+
+impl Settings {
+    /// True when `host` is a blocked domain or a subdomain of one.
+    pub fn is_blocked_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.blocked_domains.iter().any(|blocked| {
+            host == *blocked
+                || host
+                    .strip_suffix(blocked.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +228,13 @@ impl Config {
             log_format: self.log_format.clone(),
             development_mode: self.development_mode,
             delivery_interval_secs: self.delivery_interval_secs.max(1),
+            authorized_fetch: self.authorized_fetch,
+            blocked_domains: self
+                .blocked_domains
+                .iter()
+                .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
         })
     }
 }
@@ -249,6 +280,29 @@ mod tests {
             jail.create_file("fedflattr.toml", "fee_rate = 0.075")?;
             let error = Config::load(None).unwrap_err().to_string();
             assert!(error.contains("as a string"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn blocked_domains_come_from_the_file_or_the_environment_and_cover_subdomains() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fedflattr.toml", "blocked_domains = [\"Spam.Example.\"]")?;
+            let settings = Config::load(None).unwrap().settings().unwrap();
+            assert!(settings.is_blocked_host("spam.example"));
+            assert!(settings.is_blocked_host("www.spam.example"));
+            assert!(!settings.is_blocked_host("notspam.example"));
+            assert!(!settings.authorized_fetch);
+            jail.set_env(
+                "FEDFLATTR_BLOCKED_DOMAINS",
+                "[\"a.example\", \"b.example\"]",
+            );
+            jail.set_env("FEDFLATTR_AUTHORIZED_FETCH", "true");
+            let settings = Config::load(None).unwrap().settings().unwrap();
+            assert!(settings.is_blocked_host("b.example"));
+            assert!(!settings.is_blocked_host("spam.example"));
+            assert!(settings.authorized_fetch);
             Ok(())
         });
     }

@@ -15,6 +15,9 @@ pub struct AppState {
     /// The client for every request to another server: no redirects, timeouts, and (outside
     /// development mode) no connections to loopback or private addresses.
     pub client: reqwest::Client,
+    /// The same client for GETs: each is signed by the instance actor, and a 401/403 answer is
+    /// an error of its own (`federation::client::FetchRefused`).
+    pub fetcher: reqwest_middleware::ClientWithMiddleware,
 }
 
 impl std::fmt::Debug for AppState {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::vocab::{ACTIVITY_JSON, context};
+use super::vocab::{ACTIVITY_JSON, Kinds, context};
 use super::{FederationError, same_origin};
 use crate::state::AppState;
 use crate::store::{Store, StoreError, epoch, from_epoch, users};
@@ -42,7 +42,12 @@ pub fn user_url(state: &AppState, username: &str) -> Url {
 }
 
 pub fn instance_url(state: &AppState) -> Url {
-    state.settings.base_url.join("actor").expect("static path")
+    instance_actor_url(&state.settings.base_url)
+}
+
+/// `BASE/actor`, the instance actor, which signs our fetches.
+pub fn instance_actor_url(base_url: &Url) -> Url {
+    base_url.join("actor").expect("static path")
 }
 
 pub fn shared_inbox_url(state: &AppState) -> Url {
@@ -131,8 +136,10 @@ pub async fn instance_actor(data: Data<AppState>) -> Result<Response, Federation
 /// GET /users/{name}/outbox: we publish no timeline, but the collection must exist.
 pub async fn outbox(
     data: Data<AppState>,
+    request: super::authorized::FetchRequest,
     Path(name): Path<String>,
 ) -> Result<Response, FederationError> {
+    request.authorize(&data).await?;
     let user = users::by_name(data.store.pool(), &name).await?;
     let id = format!("{}/outbox", user_url(&data, &user.username));
     Ok(activity_json(json!({
@@ -172,7 +179,7 @@ impl TryFrom<String> for UrlText {
 pub struct ActorJson {
     pub id: Url,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Kinds,
     #[serde(default)]
     pub preferred_username: Option<String>,
     pub inbox: Url,
@@ -225,7 +232,7 @@ impl Object for RemoteActor {
                 public_key_pem: self.public_key.clone(),
             },
             id: self.ap_id.0,
-            kind: self.kind,
+            kind: Kinds::One(self.kind),
             preferred_username: Some(self.username),
             inbox: self.inbox.0,
             endpoints: None,
@@ -246,7 +253,7 @@ impl Object for RemoteActor {
                 format!("{}: {reason}", json.id),
             )
         };
-        if !ACTOR_KINDS.contains(&json.kind.as_str()) {
+        if !json.kind.any_of(ACTOR_KINDS) {
             return Err(refuse("is not an actor"));
         }
         if !same_origin(&json.id, expected) || !same_origin(&json.inbox, &json.id) {
@@ -260,6 +267,12 @@ impl Object for RemoteActor {
 
     async fn from_json(json: ActorJson, data: &Data<AppState>) -> Result<Self, FederationError> {
         let now = epoch(data.clock.now());
+        // The actor type we know it by (`verify` made sure it has one).
+        let kind = json
+            .kind
+            .first_of(ACTOR_KINDS)
+            .unwrap_or("Person")
+            .to_owned();
         let username = json.preferred_username.clone().unwrap_or_default();
         let shared_inbox = json
             .endpoints
@@ -272,7 +285,7 @@ impl Object for RemoteActor {
                  shared_inbox = $5, public_key = $6, fetched_at = $7",
         )
         .bind(json.id.as_str())
-        .bind(&json.kind)
+        .bind(&kind)
         .bind(&username)
         .bind(json.inbox.as_str())
         .bind(&shared_inbox)
@@ -282,7 +295,7 @@ impl Object for RemoteActor {
         .await?;
         Ok(RemoteActor {
             ap_id: UrlText(json.id),
-            kind: json.kind,
+            kind,
             username,
             inbox: UrlText(json.inbox),
             shared_inbox,

@@ -1,5 +1,9 @@
 //! The HTTP client for other servers and the federation configuration built around it.
 //!
+//! Every GET goes through [`SignedFetch`]: it is signed by the instance actor (servers in
+//! Mastodon's secure mode answer nothing else), and a 401 or 403 answer becomes a typed
+//! [`FetchRefused`] error instead of a body that fails to parse.
+//!
 //! Outside development mode every connection goes through the library's validating resolver,
 //! which refuses host names that resolve to loopback, private or link-local addresses; URLs
 //! with literal IP addresses never reach a resolver, so [`guard`] checks them before any
@@ -8,12 +12,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use activitypub_federation::config::FederationConfig;
+use activitypub_federation::config::{FederationConfig, UrlVerifier};
 use activitypub_federation::resolver::ValidatingDnsResolver;
+use axum::http::StatusCode;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
+use reqwest_middleware::ClientWithMiddleware;
 use url::Url;
 
+use super::signing::FetchSigner;
 use super::{Federation, FederationError};
 use crate::config::Settings;
 use crate::state::AppState;
@@ -57,18 +64,126 @@ pub fn build(settings: &Settings) -> reqwest::Client {
         .expect("a client with a resolver and timeouts builds")
 }
 
+/// A server answered one of our GETs with 401 or 403: it does not let us read the document
+/// (it may require signatures we do not have, or block us).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{url} answered {status}")]
+pub struct FetchRefused {
+    pub url: Url,
+    pub status: StatusCode,
+}
+
+impl FetchRefused {
+    /// The refusal behind a library error, if that is what it is.
+    pub fn in_library_error(error: &activitypub_federation::error::Error) -> Option<&FetchRefused> {
+        match error {
+            activitypub_federation::error::Error::ReqwestMiddleware(e) => Self::in_client_error(e),
+            _ => None,
+        }
+    }
+
+    /// The refusal behind an error of the fetching client, if that is what it is.
+    pub fn in_client_error(error: &reqwest_middleware::Error) -> Option<&FetchRefused> {
+        match error {
+            reqwest_middleware::Error::Middleware(e) => e.downcast_ref::<FetchRefused>(),
+            reqwest_middleware::Error::Reqwest(_) => None,
+        }
+    }
+}
+
+impl From<FetchRefused> for FederationError {
+    /// The other server's refusal, said as it is: a bad gateway for us, never a parse failure.
+    fn from(refused: FetchRefused) -> Self {
+        FederationError::refused(
+            StatusCode::BAD_GATEWAY,
+            "fetch_refused",
+            refused.to_string(),
+        )
+    }
+}
+
+/// Signs every GET with the instance actor's key and turns a 401/403 answer into
+/// [`FetchRefused`].
+struct SignedFetch {
+    signer: FetchSigner,
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for SignedFetch {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut axum::http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        if request.method() != reqwest::Method::GET {
+            return next.run(request, extensions).await;
+        }
+        if !request.headers().contains_key("signature") {
+            self.signer
+                .sign_get(&mut request)
+                .map_err(reqwest_middleware::Error::middleware)?;
+        }
+        let url = request.url().clone();
+        let response = next.run(request, extensions).await?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(reqwest_middleware::Error::middleware(FetchRefused {
+                url,
+                status,
+            }));
+        }
+        Ok(response)
+    }
+}
+
+/// The client for fetching documents of other servers: [`build`]'s client with signed GETs.
+pub fn fetcher(client: reqwest::Client, signer: FetchSigner) -> ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(client)
+        .with(SignedFetch { signer })
+        .build()
+}
+
+/// Refuses, before any request, URLs of servers the admin blocked: the library asks it for
+/// every activity id and every URL it fetches.
+#[derive(Clone)]
+struct BlockList {
+    settings: std::sync::Arc<Settings>,
+}
+
+/// The reason a blocked server's URL is refused (the library's verifier speaks `&'static str`).
+pub const BLOCKED: &str = "the server is blocked by this instance";
+
+#[async_trait::async_trait]
+impl UrlVerifier for BlockList {
+    async fn verify(&self, url: &Url) -> Result<(), activitypub_federation::error::Error> {
+        if url
+            .host_str()
+            .is_some_and(|host| self.settings.is_blocked_host(host))
+        {
+            return Err(activitypub_federation::error::Error::UrlVerificationError(
+                BLOCKED,
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The library's configuration for this instance. Its "domain" is `host[:port]` of the public
 /// URL, which is how the library tells local URLs from remote ones.
 pub async fn configure(state: AppState) -> Federation {
     let domain = host_and_port(&state.settings.base_url);
     let development = state.settings.development_mode;
-    let client = state.client.clone();
+    let client = state.fetcher.clone();
     FederationConfig::builder()
         .domain(domain)
-        .client(client.into())
+        .client(client)
         .debug(development)
         .allow_http_urls(development)
         .http_signature_compat(true)
+        .url_verifier(Box::new(BlockList {
+            settings: state.settings.clone(),
+        }))
         .app_data(state)
         .build()
         .await
@@ -96,6 +211,16 @@ pub async fn guard(settings: &Settings, url: &Url) -> Result<(), FederationError
         "https" => {}
         "http" if settings.development_mode => {}
         _ => return Err(refuse("only https URLs can be fetched")),
+    }
+    if url
+        .host_str()
+        .is_some_and(|host| settings.is_blocked_host(host))
+    {
+        return Err(FederationError::refused(
+            axum::http::StatusCode::FORBIDDEN,
+            "blocked",
+            format!("{url}: {BLOCKED}"),
+        ));
     }
     if settings.development_mode {
         return Ok(());

@@ -10,6 +10,7 @@
 
 pub mod activities;
 pub mod actors;
+pub mod authorized;
 pub mod client;
 pub mod delivery;
 pub mod discovery;
@@ -73,7 +74,13 @@ impl From<activitypub_federation::error::Error> for FederationError {
     /// serves: a bad signature, a bad digest, an unparseable body, an actor we cannot fetch.
     fn from(e: activitypub_federation::error::Error) -> Self {
         use activitypub_federation::error::Error as E;
+        if let Some(refused) = client::FetchRefused::in_library_error(&e) {
+            return refused.clone().into();
+        }
         let (status, code) = match &e {
+            E::UrlVerificationError(reason) if *reason == client::BLOCKED => {
+                (StatusCode::FORBIDDEN, "blocked")
+            }
             E::ActivitySignatureInvalid | E::ActivityBodyDigestInvalid => {
                 (StatusCode::UNAUTHORIZED, "signature_invalid")
             }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::actors::{payment_link, user_url};
-use super::vocab::context;
+use super::vocab::{Kinds, context};
 use crate::state::AppState;
 use crate::store::from_epoch;
 use crate::store::things::ThingRow;
@@ -49,7 +49,7 @@ pub fn page_json(state: &AppState, thing: &ThingRow) -> Value {
 pub struct RemoteObject {
     pub id: Url,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Kinds,
     pub attributed_to: Attribution,
     #[serde(default)]
     pub name: Option<String>,

@@ -1,21 +1,18 @@
 //! Users and things at their stable URLs: ActivityPub JSON for servers
-//! (`Accept: application/activity+json`), a small HTML page for people.
+//! (`Accept: application/activity+json`; signed GETs only under authorized fetch), a small
+//! HTML page for people (always public).
 
 use activitypub_federation::config::Data;
 use axum::extract::Path;
-use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::FederationError;
 use super::actors::{activity_json, person_json, user_url};
+use super::authorized::FetchRequest;
 use super::objects::{page_json, thing_url};
-use super::vocab::{ACTIVITY_JSON, wants_activity_json};
+use super::vocab::ACTIVITY_JSON;
 use crate::state::AppState;
 use crate::store::{StoreError, things, users};
-
-fn accept(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
-}
 
 /// Escapes text for HTML element content and attribute values.
 fn escape(text: &str) -> String {
@@ -48,11 +45,12 @@ fn page(title: &str, alternate: &str, body: &str) -> Response {
 /// GET /users/{name}
 pub async fn user(
     data: Data<AppState>,
-    headers: HeaderMap,
+    request: FetchRequest,
     Path(name): Path<String>,
 ) -> Result<Response, FederationError> {
     let user = users::by_name(data.store.pool(), &name).await?;
-    if wants_activity_json(accept(&headers)) {
+    if request.wants_activity_json() {
+        request.authorize(&data).await?;
         return Ok(activity_json(person_json(&data, &user)));
     }
     let id = user_url(&data, &user.username);
@@ -70,7 +68,7 @@ pub async fn user(
 /// GET /things/{id}
 pub async fn thing(
     data: Data<AppState>,
-    headers: HeaderMap,
+    request: FetchRequest,
     Path(id): Path<i64>,
 ) -> Result<Response, FederationError> {
     let thing = things::by_id(data.store.pool(), id).await?;
@@ -78,7 +76,8 @@ pub async fn thing(
         // A thing of another server: it is served there, not here.
         return Err(StoreError::NotFound("thing").into());
     }
-    if wants_activity_json(accept(&headers)) {
+    if request.wants_activity_json() {
+        request.authorize(&data).await?;
         return Ok(activity_json(page_json(&data, &thing)));
     }
     let id = thing_url(&data, thing.id);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::actors::RemoteActor;
-use super::client::guard;
+use super::client::{FetchRefused, guard};
 use super::objects::{FLATTRABLE, RemoteObject};
 use super::{FederationError, origin, same_origin};
 use crate::state::AppState;
@@ -25,6 +25,15 @@ fn unresolvable(url: &Url, reason: impl std::fmt::Display) -> FederationError {
         "unresolvable",
         format!("{url}: {reason}"),
     )
+}
+
+/// A failed fetch of `url`: the other server's refusal (401/403) as it is, anything else as
+/// "unresolvable" with the reason.
+fn fetch_failed(url: &Url, error: activitypub_federation::error::Error) -> FederationError {
+    match FetchRefused::in_library_error(&error) {
+        Some(refused) => refused.clone().into(),
+        None => unresolvable(url, error),
+    }
 }
 
 /// Resolves `url` to a thing of another server.
@@ -46,14 +55,14 @@ pub async fn resolve_thing(
             guard(&data.settings, &linked).await?;
             fetch_object_http::<AppState, Value>(&linked, data)
                 .await
-                .map_err(|e| unresolvable(&linked, e))?
+                .map_err(|e| fetch_failed(&linked, e))?
                 .object
         }
-        Err(e) => return Err(unresolvable(url, e)),
+        Err(e) => return Err(fetch_failed(url, e)),
     };
     let object: RemoteObject = serde_json::from_value(object)
         .map_err(|e| unresolvable(url, format!("not a flattrable object: {e}")))?;
-    if !FLATTRABLE.contains(&object.kind.as_str()) {
+    if !object.kind.any_of(FLATTRABLE) {
         return Err(unresolvable(
             url,
             format!("a {} cannot be flattred", object.kind),
@@ -71,7 +80,14 @@ pub async fn resolve_thing(
     let owner: RemoteActor = ObjectId::<RemoteActor>::from(owner_id.clone())
         .dereference(data)
         .await
-        .map_err(|e| unresolvable(&owner_id, e))?;
+        .map_err(|e| match e {
+            // The owner's server refused us or is blocked: say so, as it is.
+            FederationError::Refused {
+                code: "fetch_refused" | "blocked",
+                ..
+            } => e,
+            other => unresolvable(&owner_id, other),
+        })?;
     let (fedflattr, currency) = speaks_fedflattr(data, &owner_id).await;
     if fedflattr && currency.as_deref() != Some(data.settings.currency.as_str()) {
         return Err(FederationError::refused(
@@ -103,7 +119,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
         let well_known = actor.join("/.well-known/nodeinfo").ok()?;
         guard(&data.settings, &well_known).await.ok()?;
         let links: Value = data
-            .client
+            .fetcher
             .get(well_known)
             .send()
             .await
@@ -126,7 +142,16 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
         if !same_origin(&href, actor) {
             return None;
         }
-        let info: Value = data.client.get(href).send().await.ok()?.json().await.ok()?;
+        guard(&data.settings, &href).await.ok()?;
+        let info: Value = data
+            .fetcher
+            .get(href)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         let flattr = info["metadata"]["flattr"].as_object()?;
         flattr.get("protocol")?.as_str()?;
         Some(
@@ -145,12 +170,15 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
 /// The ActivityPub object a web page points to.
 async fn linked_object(data: &Data<AppState>, url: &Url) -> Result<Url, FederationError> {
     let mut response = data
-        .client
+        .fetcher
         .get(url.clone())
         .header("accept", "text/html")
         .send()
         .await
-        .map_err(|e| unresolvable(url, e))?;
+        .map_err(|e| match FetchRefused::in_client_error(&e) {
+            Some(refused) => refused.clone().into(),
+            None => unresolvable(url, e),
+        })?;
     if !response.status().is_success() {
         return Err(unresolvable(
             url,

@@ -1,6 +1,7 @@
 //! Our JSON-LD vocabulary: the terms a flattr `Like` carries beyond ActivityStreams, and the
 //! `@context` every document we serve uses. Documented in docs/federation.md.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The namespace of fedflattr's terms.
@@ -31,4 +32,66 @@ pub fn wants_activity_json(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| {
         a.contains("application/activity+json") || a.contains("application/ld+json")
     })
+}
+
+/// `type` as servers write it: one name, or a list of names (`["Note", "Article"]`), of which
+/// any one may be the one we know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Kinds {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Kinds {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let names: &[String] = match self {
+            Kinds::One(name) => std::slice::from_ref(name),
+            Kinds::Many(names) => names,
+        };
+        names.iter().map(String::as_str)
+    }
+
+    /// The first of our names that the document has, if any.
+    pub fn first_of<'a>(&self, known: &[&'a str]) -> Option<&'a str> {
+        known
+            .iter()
+            .copied()
+            .find(|wanted| self.names().any(|name| name == *wanted))
+    }
+
+    pub fn any_of(&self, known: &[&str]) -> bool {
+        self.first_of(known).is_some()
+    }
+}
+
+impl From<&str> for Kinds {
+    fn from(name: &str) -> Self {
+        Kinds::One(name.to_owned())
+    }
+}
+
+impl std::fmt::Display for Kinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.names().collect::<Vec<_>>().join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_may_be_one_name_or_a_list_of_which_any_counts() {
+        let one: Kinds = serde_json::from_value(json!("Note")).unwrap();
+        assert!(one.any_of(&["Article", "Note"]));
+        let many: Kinds = serde_json::from_value(json!(["Note", "Article"])).unwrap();
+        assert_eq!(many.first_of(&["Page", "Article"]), Some("Article"));
+        assert!(!many.any_of(&["Person"]));
+        assert_eq!(many.to_string(), "Note, Article");
+        assert_eq!(
+            serde_json::to_value(&many).unwrap(),
+            json!(["Note", "Article"])
+        );
+    }
 }

@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod authorized_fetch;
 mod discovery;
 mod flattr_across;
 mod forgery;

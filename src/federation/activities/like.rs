@@ -226,8 +226,10 @@ pub fn outgoing(
 /// GET /users/{name}/likes/{id}: a receiving server may fetch a Like it missed.
 pub async fn serve_like(
     data: Data<AppState>,
+    request: crate::federation::authorized::FetchRequest,
     Path((name, id)): Path<(String, i64)>,
 ) -> Result<Response, FederationError> {
+    request.authorize(&data).await?;
     let user = users::by_name(data.store.pool(), &name).await?;
     let flattr = flattrs::by_id(data.store.pool(), id).await?;
     if flattr.user_id != user.id || flattr.thing_ap_id.is_none() {
