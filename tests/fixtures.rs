@@ -7,6 +7,7 @@ use fedflattr::federation::activities::like::Like;
 use fedflattr::federation::activities::undo::Undo;
 use fedflattr::federation::actors::ActorJson;
 use fedflattr::federation::objects::{FLATTRABLE, RemoteObject};
+use fedflattr::federation::vocab::Kinds;
 use rsa::RsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;
 use serde_json::Value;
@@ -37,7 +38,7 @@ fn actor(path: &str, id: &str, kind: &str, username: &str, inbox: &str, shared: 
     let actor: ActorJson = serde_json::from_str(&fixture(path))
         .unwrap_or_else(|e| panic!("{path} does not deserialize into ActorJson: {e}"));
     assert_eq!(actor.id, url(id), "{path}: id");
-    assert_eq!(actor.kind, kind, "{path}: type");
+    assert_eq!(actor.kind, Kinds::from(kind), "{path}: type");
     assert_eq!(
         actor.preferred_username.as_deref(),
         Some(username),
@@ -103,9 +104,9 @@ fn object(path: &str, id: &str, kind: &str, owner: &str) -> RemoteObject {
     let object: RemoteObject = serde_json::from_str(&fixture(path))
         .unwrap_or_else(|e| panic!("{path} does not deserialize into RemoteObject: {e}"));
     assert_eq!(object.id, url(id), "{path}: id");
-    assert_eq!(object.kind, kind, "{path}: type");
+    assert_eq!(object.kind.to_string(), kind, "{path}: type");
     assert!(
-        FLATTRABLE.contains(&object.kind.as_str()),
+        object.kind.any_of(FLATTRABLE),
         "{path}: {} is not flattrable",
         object.kind
     );
@@ -138,6 +139,31 @@ fn a_mastodon_note_is_flattrable_and_owned_by_its_author() {
         note.title()
     );
     assert!(note.title().chars().count() <= 120);
+}
+
+#[test]
+fn an_object_with_a_list_of_types_is_flattrable_when_one_of_them_is() {
+    let note = object(
+        "multitype/note_article.json",
+        "https://mastodon.madrid/users/felix/statuses/107224289116410645",
+        "Note, Article",
+        "https://mastodon.madrid/users/felix",
+    );
+    assert_eq!(
+        serde_json::to_value(&note.kind).unwrap(),
+        serde_json::json!(["Note", "Article"]),
+        "the list is kept as it came"
+    );
+    let mut not_a_thing = raw("multitype/note_article.json");
+    not_a_thing["type"] = serde_json::json!(["Collection", "Tombstone"]);
+    let not_a_thing: RemoteObject = serde_json::from_value(not_a_thing).unwrap();
+    assert!(!not_a_thing.kind.any_of(FLATTRABLE));
+}
+
+#[test]
+fn an_actor_with_a_list_of_types_is_an_actor() {
+    let actor: ActorJson = serde_json::from_str(&fixture("multitype/person_service.json")).unwrap();
+    assert_eq!(actor.kind.first_of(&["Person", "Service"]), Some("Person"));
 }
 
 #[test]
@@ -353,6 +379,8 @@ fn every_fixture_file_is_covered_by_a_test() {
             "mastodon/note.json",
             "mastodon/person.json",
             "mastodon/undo_like.json",
+            "multitype/note_article.json",
+            "multitype/person_service.json",
             "peertube/like.json",
             "peertube/person.json",
             "peertube/undo_like.json",
