@@ -1,7 +1,9 @@
 //! Interoperability with Fedify, software we did not write: a real Fedify 2.3.6 peer
 //! (tests/fedify/peer.mjs on Node 22) and a real instance of ours, talking signed ActivityPub
 //! over HTTP on 127.0.0.1. The peer finds our user by WebFinger, verifies the Like we send,
-//! and sends us a signed Like (and its Undo) that we accept.
+//! and sends us a signed Like (and its Undo) that we accept. The peer requires signed GETs
+//! (authorized fetch, Fedify's `.authorize()`), so everything we read from it we read with
+//! the signed fetch of our instance actor.
 //!
 //! The peer's npm packages are installed with `npm ci` in tests/fedify when they are missing;
 //! a failed install fails these tests, it never skips them.
@@ -341,6 +343,31 @@ async fn a_fedify_peer_receives_and_verifies_the_signed_like_our_user_sends_for_
     );
     assert_eq!(row.inbox, peer.field("sharedInbox"), "{rows:?}");
 
+    // The peer answers only signed GETs: we read the Note and carol with draft-cavage
+    // signatures of our instance actor, which Fedify verified (else it would have said 401).
+    let received = peer.received().await;
+    let served = received["served"].as_array().unwrap();
+    for path in [
+        url::Url::parse(&note).unwrap().path().to_owned(),
+        "/users/carol".to_owned(),
+    ] {
+        let get = served
+            .iter()
+            .find(|g| g["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("no GET of {path}: {received}"));
+        assert_eq!(get["spec"], "draft-cavage", "{received}");
+        assert_eq!(get["keyId"], us.url("/actor#main-key"), "{received}");
+        assert_eq!(get["headers"], "(request-target) host date", "{received}");
+        assert_eq!(get["status"], 200, "{received}");
+    }
+    let unsigned = client()
+        .get(&note)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401, "the peer requires signed fetches");
+
     // Fedify calls inbox listeners only for activities whose signatures it verified.
     let received = peer.received().await;
     let verified = received["verified"].as_array().unwrap();
@@ -478,4 +505,48 @@ async fn a_signed_like_from_a_fedify_peer_is_a_received_flattr_until_its_undo() 
         .get_json(&format!("/api/v1/things/{thing_id}"), Some(&bob))
         .await;
     assert_eq!(thing["remote_flattrs"], 0, "{thing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_with_two_types_is_flattred_and_a_peer_that_refuses_us_is_reported_as_fetch_refused()
+{
+    let us = Instance::start().await;
+    let alice = us.sign_up("alice").await;
+    let peer = Peer::start(&us).await;
+    let article = peer.field("article");
+
+    // `"type": ["Note", "Article"]`, read with our signed fetch: flattrable.
+    let (status, flattr) = us
+        .post("/api/v1/flattr", &alice, &json!({"url": article}))
+        .await;
+    assert_eq!(status, 201, "{flattr}\n{}", peer.log());
+    assert_eq!(
+        flattr["thing"]["title"], "An article that is also a note",
+        "{flattr}"
+    );
+    let report = delivery::deliver_due(&us.state).await.unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}\n{}", peer.log());
+    let received = peer.received().await;
+    assert_eq!(
+        received["verified"][0]["object"],
+        article.as_str(),
+        "{received}"
+    );
+
+    // The peer now refuses every GET, signed or not: the refusal is reported as what it is.
+    let (status, refused) = peer
+        .control("/control/refuse", &json!({"refuse": true}))
+        .await;
+    assert_eq!((status, &refused["refuse"]), (200, &json!(true)));
+    let note = peer.field("note");
+    let (status, body) = us
+        .post("/api/v1/flattr", &alice, &json!({"url": note}))
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"], "fetch_refused", "{body}");
+    assert_eq!(
+        body["error_description"],
+        format!("{note} answered 401 Unauthorized"),
+        "{body}"
+    );
 }

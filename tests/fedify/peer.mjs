@@ -1,10 +1,17 @@
 // A Fedify peer for fedflattr's interoperability test (tests/fedify.rs).
 //
-// One actor, carol, with an RSA key pair; one Note of hers; inbox listeners that record every
-// Like and Undo that Fedify verified; and a small control API the Rust test drives:
+// One actor, carol, with an RSA key pair; one Note of hers; one post whose type is a list
+// (["Note", "Article"]); inbox listeners that record every Like and Undo that Fedify verified;
+// and a small control API the Rust test drives:
 //
-//   GET  /control/info      -> {origin, actor, inbox, sharedInbox, note, node}
-//   GET  /control/received  -> {verified, unverified, inboxRequests, outgoing}
+// The peer runs in authorized-fetch mode ("secure mode"): its actor, its Note and its article
+// answer only GETs whose HTTP signature Fedify verified (Fedify's `.authorize()` predicates);
+// anything else gets 401.
+//
+//   GET  /control/info      -> {origin, actor, inbox, sharedInbox, note, article, node}
+//   GET  /control/received  -> {verified, unverified, inboxRequests, outgoing, served}
+//   POST /control/refuse    {refuse} -> while true, every GET of the actor, Note and article
+//                              is refused (401), signed or not: a server that won't let us read
 //   POST /control/lookup    {handle, actor} -> what Fedify's WebFinger and object look-ups found
 //   POST /control/like      {actor, object} -> sends a signed Like from carol to actor's inbox
 //   POST /control/undo      {actor, like}   -> sends a signed Undo of that Like
@@ -70,6 +77,8 @@ const verified = []; // activities Fedify verified and handed to an inbox listen
 const unverified = []; // activities whose signatures Fedify could not verify
 const inboxRequests = []; // every POST to an inbox, with its signature headers and our answer
 const outgoing = []; // every request Fedify made (look-ups and deliveries) and the answer
+const served = []; // every GET of carol, her Note or her article, with its signature and our answer
+let refuseEveryone = false; // POST /control/refuse
 
 function signatureSummary(headers) {
   const signature = headers.get("signature");
@@ -126,6 +135,7 @@ globalThis.fetch = async (input, init) => {
 
 const CAROL = "carol";
 const NOTE_ID = "1";
+const ARTICLE_PATH = `/users/${CAROL}/articles/1`;
 const carolKeys = await generateCryptoKeyPair("RSASSA-PKCS1-v1_5");
 
 function buildFederation(origin) {
@@ -153,17 +163,20 @@ function buildFederation(origin) {
         assertionMethods: keys.map((k) => k.multikey),
       });
     })
-    .setKeyPairsDispatcher((_ctx, identifier) => (identifier === CAROL ? [carolKeys] : []));
+    .setKeyPairsDispatcher((_ctx, identifier) => (identifier === CAROL ? [carolKeys] : []))
+    .authorize(signedRequest);
 
-  federation.setObjectDispatcher(Note, "/users/{identifier}/notes/{id}", (ctx, values) => {
-    if (values.identifier !== CAROL || values.id !== NOTE_ID) return null;
-    return new Note({
-      id: ctx.getObjectUri(Note, values),
-      attribution: ctx.getActorUri(CAROL), // attributedTo
-      to: PUBLIC_COLLECTION,
-      content: "<p>Hello from Fedify: a note worth a flattr.</p>",
-    });
-  });
+  federation
+    .setObjectDispatcher(Note, "/users/{identifier}/notes/{id}", (ctx, values) => {
+      if (values.identifier !== CAROL || values.id !== NOTE_ID) return null;
+      return new Note({
+        id: ctx.getObjectUri(Note, values),
+        attribution: ctx.getActorUri(CAROL), // attributedTo
+        to: PUBLIC_COLLECTION,
+        content: "<p>Hello from Fedify: a note worth a flattr.</p>",
+      });
+    })
+    .authorize(signedRequest);
 
   federation.setNodeInfoDispatcher("/nodeinfo/2.1", () => ({
     software: { name: "fedify-peer", version: "2.3.6" },
@@ -196,6 +209,35 @@ function buildFederation(origin) {
     });
 
   return federation;
+}
+
+// Authorized fetch: in Fedify 2.x the predicate gets (ctx, identifier or values) and asks the
+// context for the verified signer (`getSignedKeyOwner()` verifies the HTTP signature and
+// fetches the key's owner; null when the request is unsigned or the signature is bad).
+async function signedRequest(ctx) {
+  if (refuseEveryone) return false;
+  return (await ctx.getSignedKeyOwner()) != null;
+}
+
+// The post with a list of types, which Fedify's vocabulary would not produce: served as raw
+// JSON-LD, to signed GETs only, as the dispatchers above.
+async function article(request) {
+  const ctx = federation.createContext(request, undefined);
+  if (refuseEveryone || (await ctx.getSignedKeyOwner()) == null) {
+    return new Response("Unauthorized", { status: 401, headers: { "content-type": "text/plain" } });
+  }
+  return new Response(
+    JSON.stringify({
+      "@context": "https://www.w3.org/ns/activitystreams",
+      id: new URL(ARTICLE_PATH, origin).href,
+      type: ["Note", "Article"],
+      attributedTo: ctx.getActorUri(CAROL).href,
+      to: PUBLIC_COLLECTION.href,
+      name: "An article that is also a note",
+      content: "<p>Two types, one post.</p>",
+    }),
+    { status: 200, headers: { "content-type": "application/activity+json" } },
+  );
 }
 
 function json(value, status = 200) {
@@ -241,10 +283,14 @@ async function control(request, url) {
         inbox: ctx.getInboxUri(CAROL).href,
         sharedInbox: ctx.getInboxUri().href,
         note: ctx.getObjectUri(Note, { identifier: CAROL, id: NOTE_ID }).href,
+        article: new URL(ARTICLE_PATH, origin).href,
         node: process.version,
       });
     case "GET /control/received":
-      return json({ verified, unverified, inboxRequests, outgoing });
+      return json({ verified, unverified, inboxRequests, outgoing, served });
+    case "POST /control/refuse":
+      refuseEveryone = body.refuse === true;
+      return json({ refuse: refuseEveryone });
     case "POST /control/lookup": {
       // body.handle: "@name@host:port"; body.actor: the actor URL the test expects.
       const result = { webfinger: null, webfingerByUrl: null, actor: null };
@@ -319,11 +365,21 @@ async function handle(request) {
   }
   const isInboxPost = request.method === "POST" && url.pathname.endsWith("/inbox");
   const entry = isInboxPost ? { path: url.pathname, ...signatureSummary(request.headers), status: null } : null;
-  const response = await federation.fetch(request, { contextData: undefined });
+  const isGet = request.method === "GET" && url.pathname.startsWith(`/users/${CAROL}`);
+  const get = isGet
+    ? { path: url.pathname, accept: request.headers.get("accept"), ...signatureSummary(request.headers), status: null }
+    : null;
+  const response = url.pathname === ARTICLE_PATH && request.method === "GET"
+    ? await article(request)
+    : await federation.fetch(request, { contextData: undefined });
   if (entry != null) {
     entry.status = response.status;
     if (!response.ok) entry.body = await response.clone().text();
     inboxRequests.push(entry);
+  }
+  if (get != null) {
+    get.status = response.status;
+    served.push(get);
   }
   return response;
 }
