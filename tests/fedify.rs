@@ -357,7 +357,7 @@ async fn a_fedify_peer_receives_and_verifies_the_signed_like_our_user_sends_for_
             .unwrap_or_else(|| panic!("no GET of {path}: {received}"));
         assert_eq!(get["spec"], "draft-cavage", "{received}");
         assert_eq!(get["keyId"], us.url("/actor#main-key"), "{received}");
-        assert_eq!(get["headers"], "(request-target) host date", "{received}");
+        assert_eq!(get["headers"], "(request-target) date host", "{received}");
         assert_eq!(get["status"], 200, "{received}");
     }
     let unsigned = client()
