@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use common::{Instance, Setup};
+use common::{Instance, Setup, error_of};
 
 /// How long the peer may take to start (Node, Fedify, an RSA key pair).
 const PEER_START: Duration = Duration::from_secs(60);
@@ -510,21 +510,21 @@ async fn a_signed_like_from_a_fedify_peer_is_a_received_flattr_until_its_undo() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_with_two_types_is_flattred_and_a_peer_that_refuses_us_is_reported_as_fetch_refused()
 {
-    let us = Instance::start().await;
+    let us = start_us().await;
     let alice = us.sign_up("alice").await;
     let peer = Peer::start(&us).await;
     let article = peer.field("article");
 
     // `"type": ["Note", "Article"]`, read with our signed fetch: flattrable.
-    let (status, flattr) = us
-        .post("/api/v1/flattr", &alice, &json!({"url": article}))
-        .await;
+    let response = us.flattr_url(&alice, &article).await;
+    let status = response.status().as_u16();
+    let flattr: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 201, "{flattr}\n{}", peer.log());
     assert_eq!(
         flattr["thing"]["title"], "An article that is also a note",
         "{flattr}"
     );
-    let report = delivery::deliver_due(&us.state).await.unwrap();
+    let report = us.deliver().await;
     assert_eq!(report.delivered, 1, "{report:?}\n{}", peer.log());
     let received = peer.received().await;
     assert_eq!(
@@ -539,14 +539,7 @@ async fn a_post_with_two_types_is_flattred_and_a_peer_that_refuses_us_is_reporte
         .await;
     assert_eq!((status, &refused["refuse"]), (200, &json!(true)));
     let note = peer.field("note");
-    let (status, body) = us
-        .post("/api/v1/flattr", &alice, &json!({"url": note}))
-        .await;
-    assert_eq!(status, 502, "{body}");
-    assert_eq!(body["error"], "fetch_refused", "{body}");
-    assert_eq!(
-        body["error_description"],
-        format!("{note} answered 401 Unauthorized"),
-        "{body}"
-    );
+    let (status, code, reason) = error_of(us.flattr_url(&alice, &note).await).await;
+    assert_eq!((status, code.as_str()), (502, "fetch_refused"), "{reason}");
+    assert_eq!(reason, format!("{note} answered 401 Unauthorized"));
 }

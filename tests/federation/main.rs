@@ -2,9 +2,9 @@
 //! its own port and its own host name (`alpha.test`, `beta.test`, `gamma.test`, which their
 //! development-mode resolver maps to 127.0.0.1), talking real HTTP.
 
+mod authorized_fetch;
 #[path = "../common/mod.rs"]
 mod common;
-mod authorized_fetch;
 mod discovery;
 mod flattr_across;
 mod forgery;
