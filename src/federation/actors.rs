@@ -10,10 +10,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
-use super::vocab::{ACTIVITY_JSON, Kinds, context};
+use super::vocab::{ACTIVITY_JSON, Kinds, Link, context, lenient, one_or_many};
 use super::{FederationError, same_origin};
 use crate::state::AppState;
 use crate::store::{Store, StoreError, epoch, from_epoch, users};
@@ -59,33 +59,78 @@ pub fn activity_json(value: Value) -> Response {
     ([(header::CONTENT_TYPE, ACTIVITY_JSON)], axum::Json(value)).into_response()
 }
 
+/// `ACTOR/PATH` (`ACTOR/inbox`, `ACTOR/outbox`): a segment below the actor's own URL.
+fn below(actor: &Url, segment: &str) -> Url {
+    Url::parse(&format!("{actor}/{segment}")).expect("a path segment appended to a URL")
+}
+
+/// The key of `actor`, as `publicKey` carries it.
+fn public_key(actor: &Url, public_key_pem: &str) -> PublicKey {
+    PublicKey {
+        id: format!("{actor}#main-key"),
+        owner: actor.clone(),
+        public_key_pem: public_key_pem.to_owned(),
+    }
+}
+
 /// The `Person` document of a local user, with its key and a FEP-0ea0 payment link.
-pub fn person_json(state: &AppState, user: &users::UserRow) -> Value {
+pub fn person(state: &AppState, user: &users::UserRow) -> ActorJson {
     let id = user_url(state, &user.username);
-    json!({
-        "@context": context(),
-        "id": id,
-        "type": "Person",
-        "preferredUsername": user.username,
-        "name": user.username,
-        "url": id,
-        "inbox": format!("{id}/inbox"),
-        "outbox": format!("{id}/outbox"),
-        "endpoints": {"sharedInbox": shared_inbox_url(state)},
-        "manuallyApprovesFollowers": false,
-        "published": from_epoch(user.created_at),
-        "publicKey": {
-            "id": format!("{id}#main-key"),
-            "owner": id,
-            "publicKeyPem": user.public_key,
-        },
-        "attachment": [payment_link(id.as_str())],
-    })
+    ActorJson {
+        context: Some(context()),
+        kind: Kinds::from("Person"),
+        preferred_username: Some(user.username.clone()),
+        name: Some(user.username.clone()),
+        url: Some(id.clone()),
+        inbox: below(&id, "inbox"),
+        outbox: Some(below(&id, "outbox")),
+        endpoints: Some(Endpoints {
+            shared_inbox: Some(shared_inbox_url(state)),
+        }),
+        manually_approves_followers: Some(false),
+        published: Some(from_epoch(user.created_at)),
+        public_key: public_key(&id, &user.public_key),
+        attachment: vec![payment_link(&id)],
+        id,
+    }
+}
+
+pub fn person_json(state: &AppState, user: &users::UserRow) -> Value {
+    serde_json::to_value(person(state, user)).expect("an actor serializes")
+}
+
+/// The instance actor (`Application`), which signs our fetches and instance-to-instance
+/// documents.
+pub fn application(state: &AppState, public_key_pem: &str) -> ActorJson {
+    let id = instance_url(state);
+    ActorJson {
+        context: Some(context()),
+        kind: Kinds::from("Application"),
+        preferred_username: Some(state.settings.domain.clone()),
+        name: Some(format!("fedflattr at {}", state.settings.domain)),
+        url: None,
+        inbox: shared_inbox_url(state),
+        outbox: Some(below(&id, "outbox")),
+        endpoints: Some(Endpoints {
+            shared_inbox: Some(shared_inbox_url(state)),
+        }),
+        manually_approves_followers: Some(true),
+        published: None,
+        public_key: public_key(&id, public_key_pem),
+        attachment: Vec::new(),
+        id,
+    }
 }
 
 /// FEP-0ea0: a `Link` with `rel: payment` says "this can be paid through fedflattr here".
-pub fn payment_link(href: &str) -> Value {
-    json!({"type": "Link", "name": "Flattr", "href": href, "rel": "payment", "mediaType": "text/html"})
+pub fn payment_link(href: &Url) -> Link {
+    Link {
+        kind: "Link".to_owned(),
+        name: Some("Flattr".to_owned()),
+        href: href.clone(),
+        rel: Some("payment".to_owned()),
+        media_type: Some("text/html".to_owned()),
+    }
 }
 
 /// The instance's own key pair, created on first start.
@@ -118,19 +163,9 @@ pub async fn instance_keys(store: &Store) -> Result<Keys, StoreError> {
 /// GET /actor: the instance actor, which signs instance-to-instance documents.
 pub async fn instance_actor(data: Data<AppState>) -> Result<Response, FederationError> {
     let keys = instance_keys(&data.store).await?;
-    let id = instance_url(&data);
-    Ok(activity_json(json!({
-        "@context": context(),
-        "id": id,
-        "type": "Application",
-        "preferredUsername": data.settings.domain,
-        "name": format!("fedflattr at {}", data.settings.domain),
-        "inbox": shared_inbox_url(&data),
-        "outbox": format!("{id}/outbox"),
-        "endpoints": {"sharedInbox": shared_inbox_url(&data)},
-        "manuallyApprovesFollowers": true,
-        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys.public_key},
-    })))
+    let actor = serde_json::to_value(application(&data, &keys.public_key))
+        .map_err(|e| FederationError::Internal(e.to_string()))?;
+    Ok(activity_json(actor))
 }
 
 /// GET /users/{name}/outbox: we publish no timeline, but the collection must exist.
@@ -142,7 +177,7 @@ pub async fn outbox(
     request.authorize(&data).await?;
     let user = users::by_name(data.store.pool(), &name).await?;
     let id = format!("{}/outbox", user_url(&data, &user.username));
-    Ok(activity_json(json!({
+    Ok(activity_json(serde_json::json!({
         "@context": context(), "id": id, "type": "OrderedCollection", "totalItems": 0, "orderedItems": []
     })))
 }
@@ -172,20 +207,62 @@ impl TryFrom<String> for UrlText {
     }
 }
 
-/// The wire form of any actor we accept: Mastodon's, Lemmy's, PeerTube's and Fedify's
-/// `Person`, `Service`, `Group`, `Application` and `Organization` all fit.
+/// The wire form of every actor, both ways: what we serve for our users (`Person`) and the
+/// instance (`Application`) is built from it, and what we accept is read into it —
+/// Mastodon's, Lemmy's, PeerTube's and Fedify's `Person`, `Service`, `Group`, `Application`
+/// and `Organization` all fit. Fields we only send are read leniently: another server's
+/// different shape of them leaves them out rather than refusing the actor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorJson {
+    #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: Kinds,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub url: Option<Url>,
     pub inbox: Url,
-    #[serde(default)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub outbox: Option<Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub manually_approves_followers: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub published: Option<DateTime<Utc>>,
     pub public_key: PublicKey,
+    /// Payment links (FEP-0ea0); other attachments (Mastodon's profile fields) are left out.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub attachment: Vec<Link>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,16 +303,19 @@ impl Object for RemoteActor {
 
     async fn into_json(self, _data: &Data<AppState>) -> Result<ActorJson, FederationError> {
         Ok(ActorJson {
-            public_key: PublicKey {
-                id: format!("{}#main-key", self.ap_id.0),
-                owner: self.ap_id.0.clone(),
-                public_key_pem: self.public_key.clone(),
-            },
+            context: None,
+            public_key: public_key(&self.ap_id.0, &self.public_key),
             id: self.ap_id.0,
             kind: Kinds::One(self.kind),
             preferred_username: Some(self.username),
+            name: None,
+            url: None,
             inbox: self.inbox.0,
+            outbox: None,
             endpoints: None,
+            manually_approves_followers: None,
+            published: None,
+            attachment: Vec::new(),
         })
     }
 

@@ -1,12 +1,13 @@
 //! Things as ActivityPub objects: ours served as `Page`, and the wire form of objects of other
 //! software (a Mastodon `Note`, a PeerTube `Video`, a Lemmy `Page`) that our users flattr.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use url::Url;
 
 use super::actors::{payment_link, user_url};
-use super::vocab::{Kinds, context};
+use super::vocab::{Kinds, Link, context, lenient, one_or_many};
 use crate::state::AppState;
 use crate::store::from_epoch;
 use crate::store::things::ThingRow;
@@ -19,62 +20,125 @@ pub fn thing_url(state: &AppState, id: i64) -> Url {
         .expect("a path")
 }
 
+/// The audience of everything we publish.
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
 /// The `Page` of a local thing, attributed to its owner, with a FEP-0ea0 payment link.
-pub fn page_json(state: &AppState, thing: &ThingRow) -> Value {
+pub fn page(state: &AppState, thing: &ThingRow) -> RemoteObject {
     let id = thing_url(state, thing.id);
-    let tags: Vec<Value> = thing
-        .tags()
-        .iter()
-        .map(|t| json!({"type": "Hashtag", "name": format!("#{t}")}))
-        .collect();
-    json!({
-        "@context": context(),
-        "id": id,
-        "type": "Page",
-        "name": thing.title,
-        "summary": thing.description,
-        "url": thing.url,
-        "attributedTo": user_url(state, &thing.owner),
-        "to": ["https://www.w3.org/ns/activitystreams#Public"],
-        "published": from_epoch(thing.created_at),
-        "updated": from_epoch(thing.updated_at),
-        "tag": tags,
-        "attachment": [payment_link(id.as_str())],
-    })
+    RemoteObject {
+        context: Some(context()),
+        kind: Kinds::from("Page"),
+        attributed_to: Attribution::One(AttributionItem::Id(user_url(state, &thing.owner))),
+        name: Some(thing.title.clone()),
+        summary: Some(thing.description.clone()),
+        content: None,
+        url: Url::parse(&thing.url).ok(),
+        to: vec![Url::parse(PUBLIC).expect("a URL")],
+        published: Some(from_epoch(thing.created_at)),
+        updated: Some(from_epoch(thing.updated_at)),
+        tag: thing
+            .tags()
+            .iter()
+            .map(|t| Tag {
+                kind: "Hashtag".to_owned(),
+                name: Some(format!("#{t}")),
+                href: None,
+            })
+            .collect(),
+        attachment: vec![payment_link(&id)],
+        id,
+    }
 }
 
-/// An object of another server, as much of it as flattring needs.
-#[derive(Debug, Clone, Deserialize)]
+pub fn page_json(state: &AppState, thing: &ThingRow) -> Value {
+    serde_json::to_value(page(state, thing)).expect("an object serializes")
+}
+
+/// The wire form of a flattrable object, both ways: our things are served as a `Page` built
+/// from it, and objects of other servers are read into it (as much as flattring needs; the
+/// fields we only send are read leniently).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteObject {
+    #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: Kinds,
     pub attributed_to: Attribution,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// The thing's own URL (a web page); PeerTube's list of links is left out.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub url: Option<Url>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub to: Vec<Url>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub published: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub updated: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub tag: Vec<Tag>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub attachment: Vec<Link>,
+}
+
+/// A `Hashtag` (ours) or a `Mention` (Mastodon's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<Url>,
 }
 
 /// `attributedTo`: one id, an object, or a list of either (PeerTube lists the account and
 /// the channel).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Attribution {
     One(AttributionItem),
     Many(Vec<AttributionItem>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AttributionItem {
     Id(Url),
     Object {
         id: Url,
-        #[serde(rename = "type", default)]
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
         kind: Option<String>,
     },
 }
@@ -138,6 +202,7 @@ fn strip_tags(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_person_is_the_owner_of_a_video_attributed_to_a_person_and_a_channel() {

@@ -34,6 +34,54 @@ pub fn wants_activity_json(accept: Option<&str>) -> bool {
     })
 }
 
+/// A `Link` (ActivityStreams), such as a FEP-0ea0 payment link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub href: url::Url,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub rel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+/// Reads a field that may be one value or a list of them (`to`, `cc`, …) into a list; anything
+/// unreadable is an empty list, since we only send these fields and never act on them.
+pub fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(match value {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(item).ok())
+            .collect(),
+        Value::Null => Vec::new(),
+        one => serde_json::from_value(one).into_iter().collect(),
+    })
+}
+
+/// Reads a field we send but never act on when received: a value other servers write in
+/// another shape is left out instead of refusing the whole document.
+pub fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
 /// `type` as servers write it: one name, or a list of names (`["Note", "Article"]`), of which
 /// any one may be the one we know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

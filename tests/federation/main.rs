@@ -10,3 +10,4 @@ mod flattr_across;
 mod forgery;
 mod helpers;
 mod queue;
+mod wire;

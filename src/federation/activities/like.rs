@@ -8,8 +8,9 @@ use activitypub_federation::traits::Activity;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
 use super::{ObjectRef, check_origins, first_sighting};
@@ -22,13 +23,30 @@ use crate::state::AppState;
 use crate::store::flattrs::FlattrRow;
 use crate::store::{epoch, flattrs, things, users};
 
+/// The wire form of a Like, both ways: what we send is built from it, what we receive is read
+/// into it, so a field cannot drift between the two.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Like {
+    #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: LikeType,
     pub actor: Url,
     pub object: ObjectRef,
+    /// Whom we address (the thing's owner); others' Likes may leave it out.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::federation::vocab::one_or_many"
+    )]
+    pub to: Vec<Url>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::federation::vocab::lenient"
+    )]
+    pub published: Option<DateTime<Utc>>,
     /// The payer's period (`YYYY-MM`): the payer's instance decides it.
     #[serde(
         rename = "flattr:period",
@@ -207,20 +225,26 @@ pub fn outgoing(
     owner: &str,
     fedflattr: bool,
 ) -> Value {
-    let mut like = json!({
-        "@context": context(),
-        "id": like_id(state, username, flattr.id),
-        "type": "Like",
-        "actor": user_url(state, username),
-        "object": flattr.thing_ap_id,
-        "to": [owner],
-        "published": crate::store::from_epoch(flattr.created_at),
-    });
-    if fedflattr {
-        like["flattr:period"] = json!(flattr.period);
-        like["flattr:currency"] = json!(state.settings.currency.as_str());
-    }
-    like
+    let like = Like {
+        context: Some(context()),
+        id: like_id(state, username, flattr.id),
+        kind: LikeType::Like,
+        actor: user_url(state, username),
+        // A thing of another server by its id there; one of ours by its URL here.
+        object: ObjectRef::Id(
+            flattr
+                .thing_ap_id
+                .as_deref()
+                .and_then(|id| Url::parse(id).ok())
+                .unwrap_or_else(|| crate::federation::objects::thing_url(state, flattr.thing_id)),
+        ),
+        to: Url::parse(owner).into_iter().collect(),
+        published: Some(crate::store::from_epoch(flattr.created_at)),
+        period: fedflattr.then(|| flattr.period.clone()),
+        currency: fedflattr.then(|| state.settings.currency.as_str().to_owned()),
+        value: None,
+    };
+    serde_json::to_value(like).expect("a Like serializes")
 }
 
 /// GET /users/{name}/likes/{id}: a receiving server may fetch a Like it missed.

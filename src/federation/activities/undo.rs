@@ -6,7 +6,7 @@ use activitypub_federation::kinds::activity::UndoType;
 use activitypub_federation::traits::Activity;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
 use super::like::like_id;
@@ -17,14 +17,23 @@ use crate::federation::{FederationError, same_origin};
 use crate::state::AppState;
 use crate::store::epoch;
 
+/// The wire form of an Undo, both ways (see `Like`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Undo {
+    #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
     pub id: Url,
     #[serde(rename = "type")]
     pub kind: UndoType,
     pub actor: Url,
     /// The Like, by id or embedded (Mastodon embeds it).
     pub object: ObjectRef,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::federation::vocab::one_or_many"
+    )]
+    pub to: Vec<Url>,
 }
 
 #[async_trait::async_trait]
@@ -97,12 +106,13 @@ impl Activity for Undo {
 /// The Undo we send when our user withdraws a flattr of a remote thing.
 pub fn outgoing(state: &AppState, username: &str, flattr_id: i64, owner: &str) -> Value {
     let like = like_id(state, username, flattr_id);
-    json!({
-        "@context": context(),
-        "id": format!("{like}/undo"),
-        "type": "Undo",
-        "actor": user_url(state, username),
-        "object": like,
-        "to": [owner],
-    })
+    let undo = Undo {
+        context: Some(context()),
+        id: Url::parse(&format!("{like}/undo")).expect("a path appended to a URL"),
+        kind: UndoType::Undo,
+        actor: user_url(state, username),
+        object: ObjectRef::Id(like),
+        to: Url::parse(owner).into_iter().collect(),
+    };
+    serde_json::to_value(undo).expect("an Undo serializes")
 }
