@@ -402,3 +402,57 @@ fn other_activities_of_these_servers_still_parse_as_something_we_ignore() {
         "{activity:?}"
     );
 }
+
+#[test]
+fn real_likes_undos_actors_and_objects_survive_a_round_trip_through_our_wire_types() {
+    // Read, written by the same type, read again: what we act on is unchanged.
+    for path in [
+        "mastodon/like.json",
+        "lemmy/like.json",
+        "peertube/like.json",
+    ] {
+        let first: Like = serde_json::from_str(&fixture(path)).unwrap();
+        let again: Like = serde_json::from_value(serde_json::to_value(&first).unwrap()).unwrap();
+        assert_eq!(
+            (&again.id, &again.actor, again.object.id(), &again.period),
+            (&first.id, &first.actor, first.object.id(), &first.period),
+            "{path}"
+        );
+    }
+    for path in [
+        "mastodon/undo_like.json",
+        "lemmy/undo_like.json",
+        "peertube/undo_like.json",
+    ] {
+        let first: Undo = serde_json::from_str(&fixture(path)).unwrap();
+        let again: Undo = serde_json::from_value(serde_json::to_value(&first).unwrap()).unwrap();
+        assert_eq!(
+            (&again.id, &again.actor, again.object.id()),
+            (&first.id, &first.actor, first.object.id()),
+            "{path}"
+        );
+    }
+    for path in [
+        "mastodon/person.json",
+        "lemmy/person.json",
+        "peertube/person.json",
+        "multitype/person_service.json",
+    ] {
+        let first: ActorJson = serde_json::from_str(&fixture(path)).unwrap();
+        let written = serde_json::to_value(&first).unwrap();
+        let again: ActorJson = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), written, "{path}");
+    }
+    for path in [
+        "mastodon/note.json",
+        "lemmy/page.json",
+        "peertube/video.json",
+        "multitype/note_article.json",
+    ] {
+        let first: RemoteObject = serde_json::from_str(&fixture(path)).unwrap();
+        let written = serde_json::to_value(&first).unwrap();
+        let again: RemoteObject = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), written, "{path}");
+        assert_eq!(again.owner(), first.owner(), "{path}");
+    }
+}
