@@ -5,6 +5,7 @@
 //! ```text
 //! cli, app         entry points: parse, configure, wire, run
 //!   http           JSON API (one router per resource), errors → HTTP in one place
+//!   flattring      the flattr use case: find what a URL names, flattr, undo, subscribe
 //!   federation     ActivityPub: discovery, actors, things as objects, Like/Undo (one file
 //!                  each), the inbox and its checks, the delivery queue, the SSRF guard
 //!     settle       period close (staged, resumable) and its scheduler
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod federation;
+pub mod flattring;
 pub mod http;
 pub mod ledger;
 pub mod settle;

@@ -124,6 +124,9 @@ pub async fn run(
                 private_key: &keys.private_key,
             };
             let user = users::create(&mut tx, &new, now).await.map_err(fail)?;
+            ledger::open_user_accounts(&mut tx, user.id)
+                .await
+                .map_err(fail)?;
             tx.commit().await.map_err(fail)?;
             let shown = generated.then_some(password);
             output(
@@ -154,7 +157,7 @@ pub async fn run(
                 .await
                 .map_err(fail)?;
             tx.commit().await.map_err(fail)?;
-            let wallet = users::balance(store.pool(), user.id, "wallet")
+            let wallet = ledger::balance(store.pool(), &ledger::Account::Wallet(user.id))
                 .await
                 .map_err(fail)?;
             let duplicate = posted == Posted::AlreadyPosted;

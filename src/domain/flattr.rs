@@ -45,6 +45,24 @@ pub fn check_flattr(
     Ok(())
 }
 
+/// How many periods a subscription flattrs a thing: 3, 6 or 12, as on Flattr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionPeriods(i64);
+
+impl SubscriptionPeriods {
+    pub fn parse(periods: i64) -> Result<SubscriptionPeriods, super::ParseError> {
+        if [3, 6, 12].contains(&periods) {
+            Ok(SubscriptionPeriods(periods))
+        } else {
+            Err(super::ParseError::new("periods", "must be 3, 6 or 12"))
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,49 @@ impl ThingUrl {
     }
 }
 
+/// The page of a local thing on this instance, `BASE/things/ID`: its ActivityPub id, the
+/// `link` the API shows, and a URL readers may flattr. Built and recognised only here, so the
+/// two can't drift apart.
+pub fn page_url(base: &Url, id: i64) -> Url {
+    let mut url = base.clone();
+    let path = format!("{}things/{id}", base_path(base));
+    url.set_path(&path);
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+/// The id in a URL of the form [`page_url`] builds for the instance at `base` (same scheme,
+/// host and port; a query is ignored), or `None`.
+pub fn page_id(base: &Url, url: &Url) -> Option<i64> {
+    let same_origin = url.scheme() == base.scheme()
+        && url.host_str().map(str::to_ascii_lowercase)
+            == base.host_str().map(str::to_ascii_lowercase)
+        && url.port_or_known_default() == base.port_or_known_default();
+    if !same_origin {
+        return None;
+    }
+    let id = url
+        .path()
+        .strip_prefix(&base_path(base))?
+        .strip_prefix("things/")?;
+    // Only plain decimal ids: `+7` or `007` name no page.
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || id.starts_with('0') {
+        return None;
+    }
+    id.parse().ok()
+}
+
+/// The base URL's path with a trailing slash (`/` for an instance at the root of its host).
+fn base_path(base: &Url) -> String {
+    let path = base.path();
+    if path.ends_with('/') {
+        path.to_owned()
+    } else {
+        format!("{path}/")
+    }
+}
+
 /// The descriptive fields of a thing, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingFields {
@@ -224,6 +267,32 @@ impl AutoSubmit {
 #[cfg(test)]
 mod auto_submit_tests {
     use super::*;
+
+    #[test]
+    fn a_thing_page_url_is_recognised_only_on_this_instance() {
+        let base = Url::parse("http://alpha.test:8001").unwrap();
+        let page = page_url(&base, 7);
+        assert_eq!(page.as_str(), "http://alpha.test:8001/things/7");
+        assert_eq!(page_id(&base, &page), Some(7));
+        let other_port = Url::parse("http://alpha.test:8002/things/7").unwrap();
+        assert_eq!(page_id(&base, &other_port), None);
+        for path in [
+            "/things/",
+            "/things/x",
+            "/things/7/x",
+            "/things/+7",
+            "/users/7",
+        ] {
+            let url = base.join(path).unwrap();
+            assert_eq!(page_id(&base, &url), None, "{path}");
+        }
+        let prefixed = Url::parse("https://x.example/ff/").unwrap();
+        assert_eq!(
+            page_url(&prefixed, 3).as_str(),
+            "https://x.example/ff/things/3"
+        );
+        assert_eq!(page_id(&prefixed, &page_url(&prefixed, 3)), Some(3));
+    }
 
     #[test]
     fn an_auto_submit_url_names_owner_target_and_fields() {

@@ -26,7 +26,6 @@ pub mod vocab;
 use activitypub_federation::config::{FederationConfig, FederationMiddleware};
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use url::Url;
 
@@ -38,7 +37,10 @@ pub type Federation = FederationConfig<AppState>;
 
 /// Why a federation request failed. `Refused` is the other server's fault and is answered with
 /// a 4xx (so that a peer such as Fedify retries with another signature scheme, and nobody
-/// retries a forgery forever); the rest are ours and answered with an opaque 500.
+/// retries a forgery forever); `Store` answers as the API does (`not_found`, `conflict`,
+/// Flattr's refusals, `invalid_parameters` are 4xx; only database failures are 500); `Internal`
+/// is ours and answered with an opaque 500. Rendered by `http::error` (its `IntoResponse`
+/// impl), the one place that turns errors into HTTP answers.
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
     #[error("{reason}")]
@@ -88,37 +90,13 @@ impl From<activitypub_federation::error::Error> for FederationError {
             E::UrlVerificationError(_)
             | E::DomainResolveError(_)
             | E::ResolveInternalIpError(..) => (StatusCode::FORBIDDEN, "url_refused"),
-            E::Other(message) if message.contains("xpired") || message.contains("ignature") => {
-                (StatusCode::UNAUTHORIZED, "signature_invalid")
-            }
+            // The library reports what its draft-cavage signature check finds (an expired or
+            // malformed signature, missing signed headers, an unusable key) as `Other`; its
+            // fetches report their own variants. So on a request, `Other` is a bad signature.
+            E::Other(_) => (StatusCode::UNAUTHORIZED, "signature_invalid"),
             _ => (StatusCode::BAD_REQUEST, "fetch_failed"),
         };
         FederationError::refused(status, code, e.to_string())
-    }
-}
-
-impl IntoResponse for FederationError {
-    fn into_response(self) -> Response {
-        match self {
-            FederationError::Refused {
-                status,
-                code,
-                reason,
-            } => {
-                tracing::warn!(%status, code, %reason, "refused a federation request");
-                let body = serde_json::json!({"error": code, "error_description": reason});
-                (status, axum::Json(body)).into_response()
-            }
-            FederationError::Store(StoreError::NotFound(what)) => {
-                let body = serde_json::json!({"error": "not_found", "error_description": format!("{what} not found")});
-                (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
-            }
-            other => {
-                tracing::error!(error = %other, "federation request failed");
-                let body = serde_json::json!({"error": "server_error", "error_description": "something went wrong on our side"});
-                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-            }
-        }
     }
 }
 

@@ -12,12 +12,9 @@ use crate::state::AppState;
 use crate::store::from_epoch;
 use crate::store::things::ThingRow;
 
+/// The ActivityPub id (and page) of local thing `id` (`domain::thing::page_url`).
 pub fn thing_url(state: &AppState, id: i64) -> Url {
-    state
-        .settings
-        .base_url
-        .join(&format!("things/{id}"))
-        .expect("a path")
+    crate::domain::thing::page_url(&state.settings.base_url, id)
 }
 
 /// The audience of everything we publish.

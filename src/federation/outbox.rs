@@ -1,16 +1,15 @@
 //! Queues what our users' actions send to other servers: a Like when they flattr a remote
-//! thing, an Undo when they withdraw it. Queued in the same transaction as the action, so an
-//! action is never recorded without its delivery or the other way round.
+//! thing, an Undo when they withdraw it. Queued in the same transaction as the action (the
+//! action itself is `flattring`'s), so an action is never recorded without its delivery or
+//! the other way round.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::activities::{like, undo};
-use crate::domain::period::Period;
 use crate::state::AppState;
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::things::{self, ThingRow};
-use crate::store::users;
 use crate::store::{StoreError, Tx, epoch};
 
 /// Queues `body` (an activity) for `inbox`, signed by `signer_user_id` (or the instance actor).
@@ -37,41 +36,6 @@ pub async fn enqueue(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Records a flattr in the current period and, for a thing on another server, queues the Like
-/// that tells it, in the caller's transaction.
-pub async fn flattr(
-    tx: &mut Tx,
-    state: &AppState,
-    user_id: i64,
-    thing_id: i64,
-) -> Result<FlattrRow, StoreError> {
-    let now = state.clock.now();
-    let row = flattrs::create(tx, user_id, thing_id, Period::containing(now), None, now).await?;
-    if row.thing_ap_id.is_some() {
-        let user = users::by_id(&mut **tx, user_id).await?;
-        let thing = things::by_id(&mut **tx, thing_id).await?;
-        like(tx, state, &user.username, &row, &thing).await?;
-    }
-    Ok(row)
-}
-
-/// Withdraws a flattr before its period closes and, for a thing on another server, queues the
-/// Undo that tells it, in the caller's transaction.
-pub async fn unflattr(
-    tx: &mut Tx,
-    state: &AppState,
-    flattr_id: i64,
-    user_id: i64,
-) -> Result<FlattrRow, StoreError> {
-    let flattr = flattrs::undo(tx, flattr_id, user_id).await?;
-    if flattr.thing_ap_id.is_some() {
-        let user = users::by_id(&mut **tx, user_id).await?;
-        let thing = things::by_id(&mut **tx, flattr.thing_id).await?;
-        undo(tx, state, &user.username, &flattr, &thing).await?;
-    }
-    Ok(flattr)
 }
 
 /// Queues the Like for a new flattr of a remote thing.

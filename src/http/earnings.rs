@@ -11,7 +11,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json};
 use crate::domain::money::Money;
 use crate::ledger::payouts::{self, PayoutRow};
-use crate::store::{earnings, users};
+use crate::ledger::{self, Account};
+use crate::store::earnings;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -87,7 +88,7 @@ async fn my_earnings(
     auth: AuthUser,
 ) -> Result<Json<Earnings>, ApiError> {
     let pool = state.store.pool();
-    let balance = users::balance(pool, auth.id, "earnings").await?;
+    let balance = ledger::balance(pool, &Account::Earnings(auth.id)).await?;
     let by_period = earnings::by_period(pool, auth.id).await?;
     let by_thing = earnings::by_thing(pool, auth.id).await?;
     Ok(Json(Earnings {

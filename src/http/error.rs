@@ -12,6 +12,8 @@ use utoipa::ToSchema;
 
 use crate::domain::ParseError;
 use crate::domain::flattr::FlattrRefusal;
+use crate::federation::FederationError;
+use crate::flattring::FlattrError;
 use crate::ledger::LedgerError;
 use crate::settle::close::CloseError;
 use crate::store::StoreError;
@@ -166,17 +168,42 @@ impl From<CloseError> for ApiError {
     }
 }
 
-impl From<crate::federation::FederationError> for ApiError {
-    fn from(e: crate::federation::FederationError) -> Self {
-        use crate::federation::FederationError as F;
+impl From<FederationError> for ApiError {
+    fn from(e: FederationError) -> Self {
         match e {
-            F::Refused {
+            FederationError::Refused {
                 status,
                 code,
                 reason,
-            } => Self::new(status, code, reason),
-            F::Store(store) => store.into(),
-            F::Internal(_) => Self::internal(&e),
+            } => {
+                // The other server's fault: logged as a warning for the admin, answered in full.
+                tracing::warn!(%status, code, %reason, "refused a federation request");
+                Self::new(status, code, reason)
+            }
+            FederationError::Store(store) => store.into(),
+            FederationError::Internal(_) => Self::internal(&e),
+        }
+    }
+}
+
+/// The federation routes answer through the API's renderer, so the JSON error shape and the
+/// rule that a 5xx says nothing live here only. The impl sits in `http` (above `federation`),
+/// which is allowed; `federation` names no `http` type (see docs/architecture.md).
+impl IntoResponse for FederationError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl From<FlattrError> for ApiError {
+    fn from(e: FlattrError) -> Self {
+        match e {
+            FlattrError::Unregistered => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            FlattrError::Store(store) => store.into(),
+            FlattrError::Ledger(ledger) => ledger.into(),
+            FlattrError::Remote(federation) => federation.into(),
         }
     }
 }
@@ -215,5 +242,83 @@ impl From<QueryRejection> for ApiError {
             "invalid_parameters",
             rejection.body_text(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn render(e: impl IntoResponse) -> (StatusCode, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_federation_route_answers_data_errors_with_4xx_like_the_api() {
+        let conflict = FederationError::Store(StoreError::Conflict("taken".into()));
+        let (status, body) = render(conflict).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("conflict"))
+        );
+        assert_eq!(body["error_description"], "taken");
+
+        let invalid = FederationError::Store(ParseError::new("period", "bad").into());
+        let (status, body) = render(invalid).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            (body["error"].as_str(), body["field"].as_str()),
+            (Some("invalid_parameters"), Some("period"))
+        );
+
+        let refused = FederationError::Store(FlattrRefusal::FlattrOnce.into());
+        let (status, body) = render(refused).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("flattr_once"))
+        );
+
+        let forbidden = FederationError::Store(StoreError::Forbidden("a thing"));
+        assert_eq!(render(forbidden).await.0, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn a_federation_failure_of_ours_is_an_opaque_500_in_the_api_shape() {
+        let database = FederationError::Store(StoreError::Database(sqlx::Error::PoolTimedOut));
+        let (status, body) = render(database).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "server_error");
+        assert!(!body.to_string().contains("pool"), "{body}");
+        let internal = FederationError::Internal("secret detail".into());
+        let (status, body) = render(internal).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("secret"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_library_s_signature_failures_are_401_by_variant() {
+        use activitypub_federation::error::Error as E;
+        // What its draft-cavage check returns for an expired signature (`Other`, whatever
+        // the words) and for a signature that does not verify.
+        for library in [
+            E::Other("anything at all".into()),
+            E::ActivitySignatureInvalid,
+        ] {
+            let (status, body) = render(FederationError::from(library)).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("signature_invalid"))
+            );
+        }
+        let (status, _) = render(FederationError::from(E::FetchWrongId(
+            url::Url::parse("https://x.example/a").unwrap(),
+        )))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

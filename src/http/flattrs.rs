@@ -11,9 +11,9 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path, Query};
 use crate::domain::period::Period;
 use crate::domain::thing::ThingUrl;
-use crate::federation::{outbox, resolve};
+use crate::flattring::{self, Target};
 use crate::store::flattrs::{self, FlattrRow};
-use crate::store::{Tx, things};
+use crate::store::received_likes;
 use activitypub_federation::config::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,7 +75,7 @@ async fn flattr_thing(
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
     let mut tx = state.store.begin().await?;
-    let row = outbox::flattr(&mut tx, &state, auth.id, id).await?;
+    let row = flattring::flattr(&mut tx, &state, auth.id, Target::Thing(id)).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -83,24 +83,10 @@ async fn flattr_thing(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlattrRequest {
-    /// A registered thing's URL, its page on this instance, or an auto-submit URL
-    /// (`/submit/auto?user_id=OWNER&url=…&title=…`).
+    /// A registered thing's URL, its page on this instance, an auto-submit URL
+    /// (`/submit/auto?user_id=OWNER&url=…&title=…`), or an object on another server.
     #[schema(example = "https://blog.example/2026/11/hello")]
     url: String,
-}
-
-/// The local thing a URL names (see `things::resolve_local`), or a 404 that says what to do.
-pub async fn resolve_url(state: &AppState, tx: &mut Tx, text: &str) -> Result<i64, ApiError> {
-    let url = ThingUrl::parse(text)?;
-    things::resolve_local(tx, &state.settings.base_url, &url, state.clock.now())
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL",
-            )
-        })
 }
 
 /// Flattrs whatever a URL names: a registered thing, an auto-submit URL, or an object on
@@ -115,23 +101,9 @@ async fn flattr_url(
     Json(body): Json<FlattrRequest>,
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
     let url = ThingUrl::parse(&body.url)?;
-    let ours = url.as_url().origin() == state.settings.base_url.origin();
-    let known = things::by_url(state.store.pool(), url.as_str()).await?;
-    let remote = if ours || known.is_some() {
-        None
-    } else {
-        Some(resolve::resolve_thing(&data, url.as_url()).await?)
-    };
+    let target = flattring::find(&data, &url).await?;
     let mut tx = state.store.begin().await?;
-    let thing_id = match remote {
-        Some(remote) => {
-            things::upsert_remote(&mut tx, &remote, state.clock.now())
-                .await?
-                .id
-        }
-        None => resolve_url(&state, &mut tx, &body.url).await?,
-    };
-    let row = outbox::flattr(&mut tx, &state, auth.id, thing_id).await?;
+    let row = flattring::flattr(&mut tx, &state, auth.id, target).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
@@ -164,7 +136,7 @@ async fn undo_flattr(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
-    outbox::unflattr(&mut tx, &state, id, auth.id).await?;
+    flattring::undo(&mut tx, &state, auth.id, id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -189,7 +161,7 @@ async fn received_flattrs(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<Json<Vec<ReceivedFlattr>>, ApiError> {
-    let rows = flattrs::received_by_owner(state.store.pool(), auth.id).await?;
+    let rows = received_likes::of_owner(state.store.pool(), auth.id).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| ReceivedFlattr {

@@ -10,10 +10,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, Path};
-use super::flattrs::resolve_url;
 use crate::domain::ParseError;
-use crate::domain::period::Period;
+use crate::domain::flattr::SubscriptionPeriods;
+use crate::domain::thing::ThingUrl;
+use crate::flattring::{self, Target};
 use crate::store::subscriptions::{self, SubscriptionRow};
+use activitypub_federation::config::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,28 +91,18 @@ async fn list(
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn subscribe(
     State(state): State<AppState>,
+    data: Data<AppState>,
     auth: AuthUser,
     Json(body): Json<NewSubscription>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
-    if ![3, 6, 12].contains(&body.periods) {
-        return Err(ParseError::new("periods", "must be 3, 6 or 12").into());
-    }
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let thing_id = match (body.thing_id, body.url.as_deref()) {
-        (Some(id), None) => id,
-        (None, Some(url)) => resolve_url(&state, &mut tx, url).await?,
+    let periods = SubscriptionPeriods::parse(body.periods)?;
+    let target = match (body.thing_id, body.url.as_deref()) {
+        (Some(id), None) => Target::Thing(id),
+        (None, Some(url)) => flattring::find(&data, &ThingUrl::parse(url)?).await?,
         _ => return Err(ParseError::new("thing_id", "give either thing_id or url").into()),
     };
-    let row = subscriptions::create(
-        &mut tx,
-        auth.id,
-        thing_id,
-        body.periods,
-        Period::containing(now),
-        now,
-    )
-    .await?;
+    let mut tx = state.store.begin().await?;
+    let row = flattring::subscribe(&mut tx, &state, auth.id, target, periods).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }

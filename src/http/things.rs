@@ -101,7 +101,7 @@ pub fn view(state: &AppState, row: ThingRow) -> Thing {
     Thing {
         r#type: "thing",
         resource: join(format!("api/v1/things/{}", row.id)),
-        link: join(format!("things/{}", row.id)),
+        link: crate::domain::thing::page_url(base, row.id).to_string(),
         tags: row.tags(),
         id: row.id,
         url: row.url,

@@ -16,6 +16,7 @@ use crate::domain::split::close_user;
 use crate::domain::username::{NewPassword, Username};
 use crate::domain::{ParseError, password};
 use crate::federation::actors::generate_keys;
+use crate::ledger::{self, Account};
 use crate::store::users::NewUser;
 use crate::store::{StoreError, flattrs, tokens, users};
 
@@ -100,8 +101,8 @@ pub struct UserUpdate {
 pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
     let pool = state.store.pool();
     let user = users::by_id(pool, user_id).await?;
-    let wallet = users::balance(pool, user_id, "wallet").await?;
-    let earnings = users::balance(pool, user_id, "earnings").await?;
+    let wallet = ledger::balance(pool, &Account::Wallet(user_id)).await?;
+    let earnings = ledger::balance(pool, &Account::Earnings(user_id)).await?;
     let period = Period::containing(state.clock.now());
     let count = flattrs::count_of_user(pool, user_id, period).await?;
     let estimate = close_user(
@@ -163,6 +164,7 @@ async fn sign_up(
         private_key: &keys.private_key,
     };
     let user = users::create(&mut tx, &new, now).await?;
+    ledger::open_user_accounts(&mut tx, user.id).await?;
     let token = tokens::issue(&mut tx, user.id, now).await?;
     tx.commit().await?;
     tracing::info!(user = %username, "signed up");

@@ -109,12 +109,26 @@ pub async fn account_id(tx: &mut Tx, account: &Account) -> Result<i64, LedgerErr
     )
 }
 
-pub async fn balance(tx: &mut Tx, account: &Account) -> Result<Money, LedgerError> {
+/// The cached balance of `account` (zero for an account never used).
+pub async fn balance<'e, E>(db: E, account: &Account) -> Result<Money, LedgerError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM accounts WHERE name = $1")
         .bind(account.name())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(db)
         .await?;
     Ok(Money::from_minor(balance.unwrap_or(0)))
+}
+
+/// Opens a new user's two accounts, wallet and earnings, empty. Called in the transaction that
+/// creates the user, so that set-based statements (the close, renewals) that join a user's
+/// wallet always find it.
+pub async fn open_user_accounts(tx: &mut Tx, user_id: i64) -> Result<(), LedgerError> {
+    for account in [Account::Wallet(user_id), Account::Earnings(user_id)] {
+        account_id(tx, &account).await?;
+    }
+    Ok(())
 }
 
 /// Opens a ledger transaction under `reference`, or reports that one exists already.

@@ -35,7 +35,7 @@ const SELECT: &str = "SELECT p.id, p.user_id, u.username, p.amount, p.state, p.b
 /// What a user could withdraw now: earnings cut down to whole cents. The sub-cent rest stays
 /// on the account and is paid once it adds up.
 pub async fn withdrawable(tx: &mut Tx, user_id: i64) -> Result<Money, LedgerError> {
-    Ok(super::balance(tx, &Account::Earnings(user_id))
+    Ok(super::balance(&mut **tx, &Account::Earnings(user_id))
         .await?
         .floor_payable())
 }
@@ -84,7 +84,7 @@ pub async fn request(
     // balance update waited for the first to commit and then applied to its result, so
     // reading the balance again here sees the overdraft and refuses it. (On SQLite the
     // write transactions do not overlap at all.)
-    let left = super::balance(tx, &Account::Earnings(user_id)).await?;
+    let left = super::balance(&mut **tx, &Account::Earnings(user_id)).await?;
     if left.is_negative() {
         return Err(LedgerError::Insufficient { available });
     }

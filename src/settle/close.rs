@@ -18,43 +18,8 @@ use serde::Serialize;
 use crate::domain::money::{FeeRate, Money};
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, LedgerError, Posted};
-use crate::store::{Store, StoreError, Tx, epoch, subscriptions};
-
-/// The stages of a close, in order. The number is what `periods.stage` holds after the stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Open = 0,
-    Snapshot = 1,
-    Spend = 2,
-    Fees = 3,
-    Shares = 4,
-    Renew = 5,
-}
-
-impl Stage {
-    const ALL: [Stage; 6] = [
-        Stage::Open,
-        Stage::Snapshot,
-        Stage::Spend,
-        Stage::Fees,
-        Stage::Shares,
-        Stage::Renew,
-    ];
-
-    fn from_number(n: i64) -> Stage {
-        Stage::ALL
-            .into_iter()
-            .find(|s| *s as i64 == n)
-            .unwrap_or(Stage::Renew)
-    }
-
-    fn next(self) -> Option<Stage> {
-        Stage::ALL
-            .into_iter()
-            .find(|s| *s as i64 == self as i64 + 1)
-    }
-}
+pub use crate::store::periods::Stage;
+use crate::store::{Store, StoreError, Tx, periods, subscriptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
@@ -109,21 +74,14 @@ pub async fn close(
             ends: period.end(),
         });
     }
-    sqlx::query(
-        "INSERT INTO periods (period, stage, started_at) VALUES ($1, 0, $2)
-         ON CONFLICT (period) DO NOTHING",
-    )
-    .bind(period.to_string())
-    .bind(epoch(now))
-    .execute(store.pool())
-    .await?;
+    periods::start(store.pool(), period, now).await?;
     let mut already_closed = true;
     loop {
         let current = stage(store, period).await?;
         let Some(next) = current.next() else { break };
         already_closed = false;
         let mut tx = store.begin().await?;
-        if !advance(&mut tx, period, current, next).await? {
+        if !periods::advance(&mut tx, period, current, next).await? {
             // Another closer ran this stage meanwhile; read where it got to.
             tx.rollback().await?;
             continue;
@@ -143,22 +101,7 @@ pub async fn close(
 
 /// The stage a period's close has reached (`Open` when it never started).
 pub async fn stage(store: &Store, period: Period) -> Result<Stage, CloseError> {
-    let stage: Option<i64> = sqlx::query_scalar("SELECT stage FROM periods WHERE period = $1")
-        .bind(period.to_string())
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(Stage::from_number(stage.unwrap_or(0)))
-}
-
-async fn advance(tx: &mut Tx, period: Period, from: Stage, to: Stage) -> Result<bool, CloseError> {
-    let moved = sqlx::query("UPDATE periods SET stage = $1 WHERE period = $2 AND stage = $3")
-        .bind(to as i64)
-        .bind(period.to_string())
-        .bind(from as i64)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(moved == 1)
+    Ok(periods::stage(store.pool(), period).await?)
 }
 
 async fn run_stage(
@@ -186,7 +129,7 @@ async fn run_stage(
             .execute(&mut **tx)
             .await?;
             move_money(tx, period, "shares", SHARES_SQL, now).await?;
-            let left = ledger::balance(tx, &Account::Clearing(period)).await?;
+            let left = ledger::balance(&mut **tx, &Account::Clearing(period)).await?;
             if left != Money::ZERO {
                 return Err(CloseError::SelfCheck {
                     period,
@@ -197,11 +140,7 @@ async fn run_stage(
         }
         Stage::Renew => {
             subscriptions::renew(tx, period.next(), now).await?;
-            sqlx::query("UPDATE periods SET closed_at = $1 WHERE period = $2")
-                .bind(epoch(now))
-                .bind(period.to_string())
-                .execute(&mut **tx)
-                .await?;
+            periods::mark_closed(tx, period, now).await?;
             Ok(())
         }
     }

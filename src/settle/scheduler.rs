@@ -7,17 +7,17 @@ use chrono::{DateTime, Utc};
 use super::close::{CloseError, CloseOptions, CloseReport, close};
 use crate::domain::money::FeeRate;
 use crate::domain::period::Period;
-use crate::store::Store;
+use crate::store::{Store, periods};
 
 /// Periods that have ended, have flattrs, and are not closed yet, oldest first.
 pub async fn due(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, CloseError> {
     let current = Period::containing(now).to_string();
-    let names: Vec<String> = sqlx::query_scalar(
+    let names: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT DISTINCT period FROM flattrs
-         WHERE period < $1
-           AND period NOT IN (SELECT period FROM periods WHERE closed_at IS NOT NULL)
+         WHERE period < $1 AND period NOT IN ({})
          ORDER BY period",
-    )
+        periods::CLOSED
+    )))
     .bind(current)
     .fetch_all(store.pool())
     .await?;

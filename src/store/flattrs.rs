@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, Tx, epoch, things, users};
-use crate::domain::flattr::{FlattrRefusal, check_flattr};
+use super::{StoreError, Tx, epoch};
+use crate::domain::flattr::FlattrRefusal;
 use crate::domain::period::Period;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -26,34 +26,23 @@ const SELECT: &str =
         f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
     FROM flattrs f JOIN things t ON t.id = f.thing_id";
 
-/// True once the close of `period` has begun: from then on its flattrs are frozen.
-pub async fn period_is_closing(tx: &mut Tx, period: Period) -> Result<bool, StoreError> {
-    let stage: Option<i64> = sqlx::query_scalar("SELECT stage FROM periods WHERE period = $1")
-        .bind(period.to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(stage.unwrap_or(0) > 0)
+/// A flattr that passed Flattr's checks (see `flattring`), to be recorded.
+pub struct NewFlattr {
+    pub user_id: i64,
+    pub thing_id: i64,
+    pub period: Period,
+    pub subscription_id: Option<i64>,
+    /// False for a plain Like of a thing nobody can be paid for.
+    pub charged: bool,
 }
 
-/// Records that `user_id` flattred `thing_id` in `period`, after Flattr's checks:
-/// `flattr_owner`, `no_means`, and `flattr_once` (decided by the UNIQUE constraint, so two
-/// simultaneous clicks still make one flattr).
-pub async fn create(
+/// Records a flattr. A second one of the same user, thing and period is refused with
+/// `flattr_once` by the UNIQUE constraint, so two simultaneous clicks still make one flattr.
+pub async fn insert(
     tx: &mut Tx,
-    user_id: i64,
-    thing_id: i64,
-    period: Period,
-    subscription_id: Option<i64>,
+    new: &NewFlattr,
     now: DateTime<Utc>,
 ) -> Result<FlattrRow, StoreError> {
-    let thing = things::by_id(&mut **tx, thing_id).await?;
-    if period_is_closing(tx, period).await? {
-        return Err(FlattrRefusal::PeriodClosed.into());
-    }
-    let wallet = users::balance(&mut **tx, user_id, "wallet").await?;
-    // Local things and things on fedflattr servers are paid; anything else gets a plain Like.
-    let charged = thing.owner_id.is_some() || thing.fedflattr != 0;
-    check_flattr(user_id, thing.owner_id, wallet, charged)?;
     // The conflict is answered without an error so that the transaction stays usable on
     // PostgreSQL (a subscription carries on when its first flattr already exists).
     let inserted = sqlx::query_scalar::<_, i64>(
@@ -62,11 +51,11 @@ pub async fn create(
          ON CONFLICT (user_id, thing_id, period) DO NOTHING
          RETURNING id",
     )
-    .bind(user_id)
-    .bind(thing_id)
-    .bind(period.to_string())
-    .bind(subscription_id)
-    .bind(i64::from(charged))
+    .bind(new.user_id)
+    .bind(new.thing_id)
+    .bind(new.period.to_string())
+    .bind(new.subscription_id)
+    .bind(i64::from(new.charged))
     .bind(epoch(now))
     .fetch_optional(&mut **tx)
     .await?;
@@ -87,22 +76,13 @@ where
         .ok_or(StoreError::NotFound("flattr"))
 }
 
-/// Withdraws a flattr before its period closes and returns what it was. Somebody else's flattr
-/// is "not found": its existence is none of the caller's business.
-pub async fn undo(tx: &mut Tx, flattr_id: i64, user_id: i64) -> Result<FlattrRow, StoreError> {
-    let flattr = by_id(&mut **tx, flattr_id).await?;
-    if flattr.user_id != user_id {
-        return Err(StoreError::NotFound("flattr"));
-    }
-    let period = Period::parse(&flattr.period)?;
-    if period_is_closing(tx, period).await? {
-        return Err(FlattrRefusal::PeriodClosed.into());
-    }
+/// Deletes a flattr (an undo, checked by `flattring::undo`).
+pub async fn delete(tx: &mut Tx, flattr_id: i64) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM flattrs WHERE id = $1")
         .bind(flattr_id)
         .execute(&mut **tx)
         .await?;
-    Ok(flattr)
+    Ok(())
 }
 
 /// A user's flattrs, newest first, of one period or of all.
@@ -147,32 +127,5 @@ where
     .bind(user_id)
     .bind(period.to_string())
     .fetch_one(db)
-    .await?)
-}
-
-/// A Like of a local thing received from another server.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReceivedRow {
-    pub thing_id: i64,
-    pub thing_title: String,
-    pub actor: String,
-    pub period: String,
-    pub currency: String,
-    pub received_at: i64,
-    pub undone_at: Option<i64>,
-}
-
-/// The Likes other servers sent for `owner_id`'s things, newest first.
-pub async fn received_by_owner<'e, E>(db: E, owner_id: i64) -> Result<Vec<ReceivedRow>, StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    Ok(sqlx::query_as(
-        "SELECT r.thing_id, t.title AS thing_title, r.actor, r.period, r.currency, r.received_at, r.undone_at
-         FROM received_likes r JOIN things t ON t.id = r.thing_id
-         WHERE t.owner_id = $1 ORDER BY r.id DESC LIMIT 1000",
-    )
-    .bind(owner_id)
-    .fetch_all(db)
     .await?)
 }

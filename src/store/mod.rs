@@ -8,6 +8,8 @@
 
 pub mod earnings;
 pub mod flattrs;
+pub mod periods;
+pub mod received_likes;
 pub mod subscriptions;
 pub mod things;
 pub mod tokens;

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, Tx, epoch, flattrs, things};
-use crate::domain::flattr::FlattrRefusal;
+use super::{StoreError, Tx, epoch};
 use crate::domain::period::Period;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,8 +23,8 @@ const SELECT: &str = "SELECT s.id, s.user_id, s.thing_id, t.title AS thing_title
         s.periods_left, s.paused, s.last_period, s.created_at, s.stopped_at
     FROM subscriptions s JOIN things t ON t.id = s.thing_id";
 
-/// Subscribes and flattrs the thing for the current period at once: that is the first of the
-/// `periods` flattrs. If the user already flattred it by hand this period, that click counts.
+/// Records a subscription whose first flattr (`flattring::subscribe`) is made for `current`;
+/// returns its id. A second live subscription to the same thing is a `Conflict`.
 pub async fn create(
     tx: &mut Tx,
     user_id: i64,
@@ -33,8 +32,7 @@ pub async fn create(
     periods: i64,
     current: Period,
     now: DateTime<Utc>,
-) -> Result<SubscriptionRow, StoreError> {
-    things::by_id(&mut **tx, thing_id).await?;
+) -> Result<i64, StoreError> {
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO subscriptions (user_id, thing_id, periods_total, periods_left, paused,
                                     last_period, created_at)
@@ -49,23 +47,8 @@ pub async fn create(
     .bind(epoch(now))
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(id) = inserted else {
-        return Err(StoreError::Conflict(
-            "you already have a subscription to this thing".into(),
-        ));
-    };
-    match flattrs::create(tx, user_id, thing_id, current, Some(id), now).await {
-        Ok(flattr) if flattr.thing_ap_id.is_some() => {
-            // A thing on another server: the delivery worker queues its Like.
-            sqlx::query("UPDATE flattrs SET announced = 0 WHERE id = $1")
-                .bind(flattr.id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(_) | Err(StoreError::Refused(FlattrRefusal::FlattrOnce)) => {}
-        Err(e) => return Err(e),
-    }
-    by_id(&mut **tx, id).await
+    inserted
+        .ok_or_else(|| StoreError::Conflict("you already have a subscription to this thing".into()))
 }
 
 pub async fn by_id<'e, E>(db: E, id: i64) -> Result<SubscriptionRow, StoreError>

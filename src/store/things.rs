@@ -37,15 +37,19 @@ impl ThingRow {
     }
 }
 
-const SELECT: &str = "SELECT t.id, t.url, t.owner_id,
+/// The columns of [`ThingRow`]; `{remote}` is the live received Likes' count.
+const SELECT_TEMPLATE: &str = "SELECT t.id, t.url, t.owner_id,
         COALESCE(u.username, t.remote_owner, '') AS owner, t.ap_id, t.remote_inbox, t.origin,
         t.fedflattr, t.title, t.description,
         t.tags, t.language, t.category, t.hidden, t.created_at, t.updated_at,
         (SELECT COUNT(*) FROM flattrs f WHERE f.thing_id = t.id) AS flattrs,
-        (SELECT COUNT(*) FROM received_likes r
-         WHERE r.thing_id = t.id AND r.undone_at IS NULL) AS remote_flattrs
+        ({remote}) AS remote_flattrs
     FROM things t LEFT JOIN users u ON u.id = t.owner_id
     WHERE t.deleted_at IS NULL";
+
+fn select() -> String {
+    SELECT_TEMPLATE.replace("{remote}", super::received_likes::LIVE_OF_THING)
+}
 
 /// Registers a thing. A URL that is already registered is a `Conflict` naming its id.
 pub async fn create(
@@ -91,7 +95,7 @@ pub async fn by_id<'e, E>(db: E, id: i64) -> Result<ThingRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} AND t.id = $1")))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{} AND t.id = $1", select())))
         .bind(id)
         .fetch_optional(db)
         .await?
@@ -103,7 +107,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} AND t.url = $1")))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{} AND t.url = $1", select())))
             .bind(url)
             .fetch_optional(db)
             .await?,
@@ -120,7 +124,8 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} AND t.owner_id = $1 AND (t.hidden = 0 OR $2 = 1) ORDER BY t.id DESC LIMIT 1000"
+        "{} AND t.owner_id = $1 AND (t.hidden = 0 OR $2 = 1) ORDER BY t.id DESC LIMIT 1000",
+        select()
     )))
     .bind(owner_id)
     .bind(i64::from(include_hidden))
@@ -172,10 +177,10 @@ pub async fn delete(
     if thing.owner_id != Some(editor_id) {
         return Err(StoreError::Forbidden("a thing"));
     }
-    sqlx::query(
-        "DELETE FROM flattrs WHERE thing_id = $1
-           AND period NOT IN (SELECT period FROM periods WHERE stage > 0)",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM flattrs WHERE thing_id = $1 AND period NOT IN ({})",
+        super::periods::FROZEN
+    )))
     .bind(id)
     .execute(&mut **tx)
     .await?;
@@ -258,70 +263,21 @@ pub async fn upsert_remote(
     by_id(&mut **tx, id).await
 }
 
-/// A local thing by its ActivityPub id or its registered URL (never a remote one).
+/// A local thing by its ActivityPub id, this instance's `/things/ID` (never a remote one).
 pub async fn local_by_ap_id<'e, E>(
     db: E,
     base: &url::Url,
-    ap_id: &str,
+    ap_id: &url::Url,
 ) -> Result<Option<ThingRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let Some(id) = ap_id
-        .strip_prefix(
-            base.join("things/")
-                .map(|u| u.to_string())
-                .unwrap_or_default()
-                .as_str(),
-        )
-        .and_then(|rest| rest.parse::<i64>().ok())
-    else {
+    let Some(id) = crate::domain::thing::page_id(base, ap_id) else {
         return Ok(None);
     };
     match by_id(db, id).await {
         Ok(thing) if thing.owner_id.is_some() => Ok(Some(thing)),
         Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-/// The local thing a URL names: an auto-submit URL of this instance (creating the thing for its
-/// owner on first use, as Flattr's `/submit/auto` did), a registered URL, or this instance's
-/// own thing page `/things/ID`. `None` when it names none of these.
-pub async fn resolve_local(
-    tx: &mut Tx,
-    base: &url::Url,
-    url: &ThingUrl,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
-    if let Some(auto) = crate::domain::thing::AutoSubmit::parse(url.as_url(), base)? {
-        if let Some(thing) = by_url(&mut **tx, auto.url.as_str()).await? {
-            return Ok(Some(thing.id));
-        }
-        let owner = match super::users::by_name(&mut **tx, &auto.owner).await {
-            Ok(owner) => owner,
-            Err(StoreError::NotFound(_)) => {
-                return Err(StoreError::NotFound(
-                    "the owner named by the auto-submit URL",
-                ));
-            }
-            Err(e) => return Err(e),
-        };
-        return Ok(Some(
-            create(tx, owner.id, &auto.url, &auto.fields, now).await?.id,
-        ));
-    }
-    if let Some(thing) = by_url(&mut **tx, url.as_str()).await? {
-        return Ok(Some(thing.id));
-    }
-    let ours = url.as_url().origin() == base.origin();
-    let page_id = url
-        .as_url()
-        .path()
-        .strip_prefix("/things/")
-        .filter(|_| ours);
-    match page_id.map(str::parse::<i64>) {
-        Some(Ok(id)) => Ok(Some(by_id(&mut **tx, id).await?.id)),
-        _ => Ok(None),
     }
 }

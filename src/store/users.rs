@@ -1,4 +1,4 @@
-//! Queries of users and of their balances.
+//! Queries of users (their balances belong to the ledger).
 
 use chrono::{DateTime, Utc};
 
@@ -38,8 +38,8 @@ pub struct NewUser<'a> {
     pub private_key: &'a str,
 }
 
-/// Creates a user and the user's two ledger accounts (wallet and earnings), which start empty.
-/// A taken name is a `Conflict`.
+/// Creates a user (the caller opens the user's ledger accounts with
+/// `ledger::open_user_accounts` in the same transaction). A taken name is a `Conflict`.
 pub async fn create(
     tx: &mut Tx,
     new: &NewUser<'_>,
@@ -69,14 +69,6 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    for kind in ["wallet", "earnings"] {
-        sqlx::query("INSERT INTO accounts (name, kind, user_id, balance) VALUES ($1, $2, $3, 0)")
-            .bind(format!("{kind}:{}", user.id))
-            .bind(kind)
-            .bind(user.id)
-            .execute(&mut **tx)
-            .await?;
-    }
     Ok(user)
 }
 
@@ -111,18 +103,4 @@ pub async fn set_budget(tx: &mut Tx, user_id: i64, budget: Money) -> Result<(), 
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// The cached balance of one of a user's accounts (`wallet` or `earnings`).
-pub async fn balance<'e, E>(db: E, user_id: i64, kind: &str) -> Result<Money, StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let balance: Option<i64> =
-        sqlx::query_scalar("SELECT balance FROM accounts WHERE kind = $1 AND user_id = $2")
-            .bind(kind)
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(Money::from_minor(balance.unwrap_or(0)))
 }

@@ -21,7 +21,7 @@ use crate::federation::actors::{activity_json, user_url};
 use crate::federation::vocab::context;
 use crate::state::AppState;
 use crate::store::flattrs::FlattrRow;
-use crate::store::{epoch, flattrs, things, users};
+use crate::store::{flattrs, received_likes, things, users};
 
 /// The wire form of a Like, both ways: what we send is built from it, what we receive is read
 /// into it, so a field cannot drift between the two.
@@ -128,13 +128,9 @@ impl Activity for Like {
     async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
         check_origins(data, &self.id, &self.actor)?;
         // The object is looked up in our database, never trusted from an embedded copy.
-        if things::local_by_ap_id(
-            data.store.pool(),
-            &data.settings.base_url,
-            self.object.id().as_str(),
-        )
-        .await?
-        .is_none()
+        if things::local_by_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
+            .await?
+            .is_none()
         {
             return Err(self.refuse(
                 StatusCode::NOT_FOUND,
@@ -175,13 +171,12 @@ impl Activity for Like {
 
     async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
         let now = data.clock.now();
-        let thing = things::local_by_ap_id(
-            data.store.pool(),
-            &data.settings.base_url,
-            self.object.id().as_str(),
-        )
-        .await?
-        .ok_or_else(|| self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone"))?;
+        let thing =
+            things::local_by_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
+                .await?
+                .ok_or_else(|| {
+                    self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone")
+                })?;
         let period = self.period(now)?;
         let mut tx = data.store.begin().await?;
         if !first_sighting(&mut tx, &self.id, &self.actor, "Like", now).await? {
@@ -189,18 +184,14 @@ impl Activity for Like {
             tx.commit().await?;
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (activity_id) DO NOTHING",
-        )
-        .bind(self.id.as_str())
-        .bind(self.actor.as_str())
-        .bind(thing.id)
-        .bind(period.to_string())
-        .bind(self.currency.clone().unwrap_or_default())
-        .bind(epoch(now))
-        .execute(&mut *tx)
-        .await?;
+        let like = received_likes::NewLike {
+            activity_id: self.id.as_str(),
+            actor: self.actor.as_str(),
+            thing_id: thing.id,
+            period,
+            currency: self.currency.as_deref(),
+        };
+        received_likes::record(&mut tx, &like, now).await?;
         tx.commit().await?;
         tracing::info!(id = %self.id, actor = %self.actor, thing = thing.id, flattr = self.is_flattr(), "received a Like");
         Ok(())

@@ -15,7 +15,7 @@ use crate::federation::actors::user_url;
 use crate::federation::vocab::context;
 use crate::federation::{FederationError, same_origin};
 use crate::state::AppState;
-use crate::store::epoch;
+use crate::store::received_likes;
 
 /// The wire form of an Undo, both ways (see `Like`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,11 +62,7 @@ impl Activity for Undo {
                 ),
             ));
         }
-        let liker: Option<String> =
-            sqlx::query_scalar("SELECT actor FROM received_likes WHERE activity_id = $1")
-                .bind(like.as_str())
-                .fetch_optional(data.store.pool())
-                .await?;
+        let liker = received_likes::sender(data.store.pool(), like.as_str()).await?;
         if liker.is_some_and(|liker| liker != self.actor.as_str()) {
             return Err(FederationError::refused(
                 StatusCode::FORBIDDEN,
@@ -87,16 +83,9 @@ impl Activity for Undo {
             tx.commit().await?;
             return Ok(());
         }
-        let undone = sqlx::query(
-            "UPDATE received_likes SET undone_at = $1
-             WHERE activity_id = $2 AND actor = $3 AND undone_at IS NULL",
-        )
-        .bind(epoch(now))
-        .bind(self.object.id().as_str())
-        .bind(self.actor.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let undone =
+            received_likes::undo(&mut tx, self.object.id().as_str(), self.actor.as_str(), now)
+                .await?;
         tx.commit().await?;
         tracing::info!(id = %self.id, like = %self.object.id(), undone, "received an Undo");
         Ok(())

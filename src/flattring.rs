@@ -1,0 +1,213 @@
+//! The flattr use case, end to end: from "this user flattrs this" to the recorded flattr and,
+//! for a thing on another server, the queued `Like`. Flattr by thing id, by any URL (a
+//! registered URL, this instance's `/things/ID` page, an auto-submit URL, an object of another
+//! server), undo, and the first flattr of a new subscription.
+//!
+//! Every caller (the JSON API today, the web pages next) does the same three steps:
+//!
+//! ```text
+//! let target = flattring::find(&data, &url).await?;        // network, outside any transaction
+//! let mut tx = state.store.begin().await?;
+//! let row = flattring::flattr(&mut tx, &state, user, target).await?;   // rules + Like, in tx
+//! tx.commit().await?;
+//! ```
+//!
+//! `find` may fetch from another server, which must never happen while a database
+//! transaction is open (on SQLite that would hold the write lock while waiting for the
+//! network). Everything that writes happens in the caller's transaction, so a flattr is never
+//! recorded without its Like or the other way round.
+//!
+//! Layering: this module sits between `http` (which calls it) and `federation`, `ledger`,
+//! `store` (which it calls). `federation::outbox` only builds and enqueues activities.
+
+use activitypub_federation::config::Data;
+
+use crate::domain::flattr::{FlattrRefusal, SubscriptionPeriods, check_flattr};
+use crate::domain::period::Period;
+use crate::domain::thing::{AutoSubmit, ThingUrl, page_id};
+use crate::federation::{FederationError, outbox, resolve};
+use crate::ledger::{self, Account, LedgerError};
+use crate::state::AppState;
+use crate::store::flattrs::{self, FlattrRow};
+use crate::store::subscriptions::{self, SubscriptionRow};
+use crate::store::things::{self, RemoteThing, ThingRow};
+use crate::store::{StoreError, Tx, periods, users};
+
+/// Why a flattr, undo or subscription did not happen. Flattr's own refusals (`flattr_owner`,
+/// `no_means`, `flattr_once`, `period_closed`) arrive as `Store(StoreError::Refused(_))`.
+#[derive(Debug, thiserror::Error)]
+pub enum FlattrError {
+    /// A URL of this instance (or an unknown URL nobody resolved) that names no thing.
+    #[error(
+        "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL"
+    )]
+    Unregistered,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// Resolving an object of another server failed (unreachable, not flattrable, refused).
+    #[error(transparent)]
+    Remote(#[from] FederationError),
+}
+
+impl From<FlattrRefusal> for FlattrError {
+    fn from(refusal: FlattrRefusal) -> Self {
+        FlattrError::Store(StoreError::Refused(refusal))
+    }
+}
+
+/// What is to be flattred, found before the transaction that flattrs it.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A thing we have (local, or remote and flattred here before), by id.
+    Thing(i64),
+    /// An auto-submit URL: the thing is created for its owner on its first flattr.
+    AutoSubmit(AutoSubmit),
+    /// An object of another server, resolved; recorded (or refreshed) when flattred.
+    Remote(RemoteThing),
+}
+
+/// What `url` names, in this order: an auto-submit URL of this instance, a URL registered
+/// here, this instance's page `/things/ID`, or an object of another server (fetched and
+/// resolved now — so call this before opening a transaction). A URL of this instance that
+/// names none of these is [`FlattrError::Unregistered`].
+pub async fn find(data: &Data<AppState>, url: &ThingUrl) -> Result<Target, FlattrError> {
+    let base = &data.settings.base_url;
+    if let Some(auto) = AutoSubmit::parse(url.as_url(), base).map_err(StoreError::from)? {
+        return Ok(Target::AutoSubmit(auto));
+    }
+    if let Some(known) = things::by_url(data.store.pool(), url.as_str()).await? {
+        return Ok(Target::Thing(known.id));
+    }
+    if let Some(id) = page_id(base, url.as_url()) {
+        return Ok(Target::Thing(id));
+    }
+    if url.as_url().origin() == base.origin() {
+        return Err(FlattrError::Unregistered);
+    }
+    Ok(Target::Remote(
+        resolve::resolve_thing(data, url.as_url()).await?,
+    ))
+}
+
+/// Flattrs `target` for `user_id` in the current period, in the caller's transaction: the
+/// thing is read (or created, for an auto-submit URL or a newly resolved remote object) once,
+/// Flattr's rules are checked, the flattr is recorded and, for a thing on another server, its
+/// Like is queued.
+pub async fn flattr(
+    tx: &mut Tx,
+    state: &AppState,
+    user_id: i64,
+    target: Target,
+) -> Result<FlattrRow, FlattrError> {
+    let thing = thing_of(tx, state, target).await?;
+    let period = Period::containing(state.clock.now());
+    record(tx, state, user_id, &thing, period, None).await
+}
+
+/// Withdraws `user_id`'s flattr `flattr_id` before its period's close begins and, for a thing
+/// on another server, queues the Undo. Somebody else's flattr is "not found": its existence is
+/// none of the caller's business.
+pub async fn undo(
+    tx: &mut Tx,
+    state: &AppState,
+    user_id: i64,
+    flattr_id: i64,
+) -> Result<FlattrRow, FlattrError> {
+    let flattr = flattrs::by_id(&mut **tx, flattr_id).await?;
+    if flattr.user_id != user_id {
+        return Err(StoreError::NotFound("flattr").into());
+    }
+    let period = Period::parse(&flattr.period).map_err(StoreError::from)?;
+    if periods::is_frozen(tx, period).await? {
+        return Err(FlattrRefusal::PeriodClosed.into());
+    }
+    flattrs::delete(tx, flattr_id).await?;
+    if flattr.thing_ap_id.is_some() {
+        let thing = things::by_id(&mut **tx, flattr.thing_id).await?;
+        let user = users::by_id(&mut **tx, user_id).await?;
+        outbox::undo(tx, state, &user.username, &flattr, &thing).await?;
+    }
+    Ok(flattr)
+}
+
+/// Subscribes `user_id` to `target` for `periods` periods and flattrs it for the current
+/// period at once: that is the first of the flattrs. A flattr the user already made by hand
+/// this period counts as that first one.
+pub async fn subscribe(
+    tx: &mut Tx,
+    state: &AppState,
+    user_id: i64,
+    target: Target,
+    periods: SubscriptionPeriods,
+) -> Result<SubscriptionRow, FlattrError> {
+    let now = state.clock.now();
+    let thing = thing_of(tx, state, target).await?;
+    let current = Period::containing(now);
+    let subscription =
+        subscriptions::create(tx, user_id, thing.id, periods.get(), current, now).await?;
+    match record(tx, state, user_id, &thing, current, Some(subscription)).await {
+        Ok(_) | Err(FlattrError::Store(StoreError::Refused(FlattrRefusal::FlattrOnce))) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(subscriptions::by_id(&mut **tx, subscription).await?)
+}
+
+/// The row of `target`, read once; created for an auto-submit URL's owner on first use,
+/// recorded or refreshed for a resolved remote object.
+async fn thing_of(tx: &mut Tx, state: &AppState, target: Target) -> Result<ThingRow, FlattrError> {
+    let now = state.clock.now();
+    Ok(match target {
+        Target::Thing(id) => things::by_id(&mut **tx, id).await?,
+        Target::Remote(remote) => things::upsert_remote(tx, &remote, now).await?,
+        Target::AutoSubmit(auto) => match things::by_url(&mut **tx, auto.url.as_str()).await? {
+            Some(thing) => thing,
+            None => {
+                let owner = match users::by_name(&mut **tx, &auto.owner).await {
+                    Ok(owner) => owner,
+                    Err(StoreError::NotFound(_)) => {
+                        return Err(
+                            StoreError::NotFound("the owner named by the auto-submit URL").into(),
+                        );
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                things::create(tx, owner.id, &auto.url, &auto.fields, now).await?
+            }
+        },
+    })
+}
+
+/// Records one flattr of `thing` after Flattr's checks — the period is still open,
+/// `flattr_owner`, `no_means`, and `flattr_once` (decided by the UNIQUE constraint, so two
+/// simultaneous clicks still make one flattr) — and queues the Like for a remote thing.
+async fn record(
+    tx: &mut Tx,
+    state: &AppState,
+    user_id: i64,
+    thing: &ThingRow,
+    period: Period,
+    subscription_id: Option<i64>,
+) -> Result<FlattrRow, FlattrError> {
+    if periods::is_frozen(tx, period).await? {
+        return Err(FlattrRefusal::PeriodClosed.into());
+    }
+    let wallet = ledger::balance(&mut **tx, &Account::Wallet(user_id)).await?;
+    // Local things and things on fedflattr servers are paid; anything else gets a plain Like.
+    let charged = thing.owner_id.is_some() || thing.fedflattr != 0;
+    check_flattr(user_id, thing.owner_id, wallet, charged)?;
+    let new = flattrs::NewFlattr {
+        user_id,
+        thing_id: thing.id,
+        period,
+        subscription_id,
+        charged,
+    };
+    let row = flattrs::insert(tx, &new, state.clock.now()).await?;
+    if thing.owner_id.is_none() {
+        let user = users::by_id(&mut **tx, user_id).await?;
+        outbox::like(tx, state, &user.username, &row, thing).await?;
+    }
+    Ok(row)
+}

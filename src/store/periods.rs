@@ -1,0 +1,119 @@
+//! The `periods` table: how far each period's close has got. The only module that reads or
+//! writes it; everybody else asks here whether a period is still open to flattrs.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{StoreError, Tx, epoch};
+use crate::domain::period::Period;
+
+/// The stages of a close, in order. The number is what `periods.stage` holds after the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Open = 0,
+    Snapshot = 1,
+    Spend = 2,
+    Fees = 3,
+    Shares = 4,
+    Renew = 5,
+}
+
+impl Stage {
+    const ALL: [Stage; 6] = [
+        Stage::Open,
+        Stage::Snapshot,
+        Stage::Spend,
+        Stage::Fees,
+        Stage::Shares,
+        Stage::Renew,
+    ];
+
+    fn from_number(n: i64) -> Stage {
+        Stage::ALL
+            .into_iter()
+            .find(|s| *s as i64 == n)
+            .unwrap_or(Stage::Renew)
+    }
+
+    /// The stage after this one; `None` after the last.
+    pub fn next(self) -> Option<Stage> {
+        Stage::ALL
+            .into_iter()
+            .find(|s| *s as i64 == self as i64 + 1)
+    }
+}
+
+/// The periods whose flattrs are frozen: their close has taken its snapshot (stage > `Open`).
+/// A subquery for statements that must leave those periods alone.
+pub const FROZEN: &str = "SELECT period FROM periods WHERE stage > 0";
+
+/// The periods whose close has finished.
+pub const CLOSED: &str = "SELECT period FROM periods WHERE closed_at IS NOT NULL";
+
+/// The stage `period`'s close has reached (`Open` when it never started).
+pub async fn stage<'e, E>(db: E, period: Period) -> Result<Stage, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let stage: Option<i64> = sqlx::query_scalar("SELECT stage FROM periods WHERE period = $1")
+        .bind(period.to_string())
+        .fetch_optional(db)
+        .await?;
+    Ok(Stage::from_number(stage.unwrap_or(Stage::Open as i64)))
+}
+
+/// True once the close of `period` has begun: from then on its flattrs are frozen (no new
+/// flattr, no undo).
+pub async fn is_frozen(tx: &mut Tx, period: Period) -> Result<bool, StoreError> {
+    Ok(stage(&mut **tx, period).await? > Stage::Open)
+}
+
+/// Records that a close of `period` was asked for (once; later calls change nothing).
+pub async fn start<'e, E>(db: E, period: Period, now: DateTime<Utc>) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO periods (period, stage, started_at) VALUES ($1, $2, $3)
+         ON CONFLICT (period) DO NOTHING",
+    )
+    .bind(period.to_string())
+    .bind(Stage::Open as i64)
+    .bind(epoch(now))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Moves `period` from stage `from` to `to` with a compare-and-set; false when another closer
+/// moved it first (on PostgreSQL this waits for that closer's row lock, then re-checks).
+pub async fn advance(
+    tx: &mut Tx,
+    period: Period,
+    from: Stage,
+    to: Stage,
+) -> Result<bool, StoreError> {
+    let moved = sqlx::query("UPDATE periods SET stage = $1 WHERE period = $2 AND stage = $3")
+        .bind(to as i64)
+        .bind(period.to_string())
+        .bind(from as i64)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(moved == 1)
+}
+
+/// Marks `period` closed.
+pub async fn mark_closed(
+    tx: &mut Tx,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE periods SET closed_at = $1 WHERE period = $2")
+        .bind(epoch(now))
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The `received_likes` table: Likes of our things sent by users of other servers (a flattr
+//! when it carries our terms, a plain favourite otherwise), written by the inbox's `Like` and
+//! `Undo` and read by the owner's lists. The only module that touches the table.
+
+use chrono::{DateTime, Utc};
+
+use super::{StoreError, Tx, epoch};
+use crate::domain::period::Period;
+
+/// A Like of a local thing received from another server.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReceivedRow {
+    pub thing_id: i64,
+    pub thing_title: String,
+    pub actor: String,
+    pub period: String,
+    /// Empty for a plain favourite (no money).
+    pub currency: String,
+    pub received_at: i64,
+    pub undone_at: Option<i64>,
+}
+
+/// How many Likes of thing `t.id` are live (not undone): a correlated subquery for the things'
+/// own SELECT.
+pub const LIVE_OF_THING: &str =
+    "SELECT COUNT(*) FROM received_likes r WHERE r.thing_id = t.id AND r.undone_at IS NULL";
+
+/// What a received Like says, checked by the inbox.
+pub struct NewLike<'a> {
+    pub activity_id: &'a str,
+    pub actor: &'a str,
+    pub thing_id: i64,
+    pub period: Period,
+    /// `None` for a plain favourite.
+    pub currency: Option<&'a str>,
+}
+
+/// Records a received Like once (a second delivery of the same activity id changes nothing).
+pub async fn record(tx: &mut Tx, like: &NewLike<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (activity_id) DO NOTHING",
+    )
+    .bind(like.activity_id)
+    .bind(like.actor)
+    .bind(like.thing_id)
+    .bind(like.period.to_string())
+    .bind(like.currency.unwrap_or_default())
+    .bind(epoch(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The actor that sent the Like `activity_id`, when we have it.
+pub async fn sender<'e, E>(db: E, activity_id: &str) -> Result<Option<String>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(
+        sqlx::query_scalar("SELECT actor FROM received_likes WHERE activity_id = $1")
+            .bind(activity_id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// Marks the Like `activity_id` of `actor` undone; returns how many were (0 or 1).
+pub async fn undo(
+    tx: &mut Tx,
+    activity_id: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE received_likes SET undone_at = $1
+         WHERE activity_id = $2 AND actor = $3 AND undone_at IS NULL",
+    )
+    .bind(epoch(now))
+    .bind(activity_id)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// The Likes other servers sent for `owner_id`'s things, newest first.
+pub async fn of_owner<'e, E>(db: E, owner_id: i64) -> Result<Vec<ReceivedRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT r.thing_id, t.title AS thing_title, r.actor, r.period, r.currency, r.received_at, r.undone_at
+         FROM received_likes r JOIN things t ON t.id = r.thing_id
+         WHERE t.owner_id = $1 ORDER BY r.id DESC LIMIT 1000",
+    )
+    .bind(owner_id)
+    .fetch_all(db)
+    .await?)
+}
