@@ -58,12 +58,10 @@ impl Instance {
     /// The balance of `account`, in ten-thousandths of the currency (0 for an account not yet
     /// opened).
     pub async fn account(&self, account: &Account) -> i64 {
-        let mut tx = self.state.store.begin().await.expect("a transaction");
-        let balance = ledger::balance(&mut tx, account)
+        ledger::balance(self.state.store.pool(), account)
             .await
-            .expect("the balance reads");
-        tx.commit().await.expect("a read-only commit");
-        balance.minor()
+            .expect("the balance reads")
+            .minor()
     }
 
     /// What the local user `name` has funded and not yet spent, in ten-thousandths.
