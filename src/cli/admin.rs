@@ -31,6 +31,9 @@ pub enum Admin {
     Deposit {
         username: String,
         /// Decimal amount with at most cents, e.g. 20.00.
+        // A negative amount reaches the amount's own check (and its message) instead of being
+        // taken for an unknown option.
+        #[arg(allow_negative_numbers = true)]
         amount: String,
         /// The payment's own id (bank reference); makes a repeated command count once.
         #[arg(long)]

@@ -204,8 +204,27 @@ async fn closing_an_open_period_or_a_malformed_one_fails_with_a_message() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{stderr}");
     }
-    let output = fedflattr(&app, &["admin", "deposit", "nobody", "5.00"]);
-    assert!(!output.status.success());
-    let output = fedflattr(&app, &["admin", "deposit", "alice", "-5"]);
-    assert!(!output.status.success());
+}
+
+#[tokio::test]
+async fn a_deposit_to_nobody_or_of_a_negative_or_zero_amount_fails_with_a_message_and_changes_nothing()
+ {
+    let app = spawn_app().await;
+    app.sign_up("alice").await;
+    for (user, amount, message) in [
+        ("nobody", "5.00", "user not found"),
+        ("alice", "-5", "amount: must not be negative"),
+        ("alice", "0", "the amount must be positive"),
+        ("alice", "1.001", "amount: at most 2 decimal places"),
+    ] {
+        let output = fedflattr(&app, &["admin", "deposit", user, amount]);
+        assert!(!output.status.success(), "deposit of {amount} to {user}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(message),
+            "deposit of {amount} to {user}: {stderr}"
+        );
+    }
+    assert_eq!(app.wallet("alice").await, 0);
+    assert_eq!(app.ledger_lines().await, vec![]);
 }

@@ -288,3 +288,46 @@ async fn outside_development_mode_no_url_on_this_machine_or_a_private_network_is
     let flattrs = app.get_json("/api/v1/user/flattrs", Some(&alice)).await;
     assert_eq!(flattrs, json!([]));
 }
+
+#[tokio::test]
+async fn an_undone_flattr_pays_nothing_at_the_close() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let carol = app.sign_up("carol").await;
+    app.deposit("alice", "5.00").await;
+    let bobs = app.create_thing(&bob, "https://bob.example/1", "One").await;
+    let carols = app
+        .create_thing(&carol, "https://carol.example/1", "One")
+        .await;
+    let undone = app.flattred(&alice, bobs).await;
+    app.flattred(&alice, carols).await;
+    assert_eq!(app.undo(&alice, undone).await.status(), 204);
+
+    app.set_time("2026-11-01T00:00:05Z");
+    app.close("2026-10").await;
+    // alice's budget (2.00) goes to carol alone: 10 % fee, 1.80 to carol, nothing to bob.
+    assert_eq!(app.wallet("alice").await, 30_000);
+    assert_eq!(app.earnings("bob").await, 0);
+    assert_eq!(app.earnings("carol").await, 18_000);
+    assert_eq!(app.fees().await, 2_000);
+    app.assert_books_balance().await;
+}
+
+#[tokio::test]
+async fn undoing_the_only_flattr_of_a_period_leaves_the_wallet_whole() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    app.deposit("alice", "5.00").await;
+    let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
+    let undone = app.flattred(&alice, thing).await;
+    assert_eq!(app.undo(&alice, undone).await.status(), 204);
+
+    app.set_time("2026-11-01T00:00:05Z");
+    app.close("2026-10").await;
+    assert_eq!(app.wallet("alice").await, 50_000);
+    assert_eq!(app.earnings("bob").await, 0);
+    assert_eq!(app.fees().await, 0);
+    app.assert_books_balance().await;
+}

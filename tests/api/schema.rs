@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use fedflattr::store::Store;
+use fedflattr::store::{Backend, Store};
 
 async fn sqlite_columns() -> BTreeSet<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
@@ -44,4 +44,22 @@ async fn both_backends_have_the_same_tables_and_columns() {
     .unwrap();
     let postgres: BTreeSet<(String, String)> = rows.into_iter().collect();
     assert_eq!(sqlite, postgres);
+}
+
+#[tokio::test]
+async fn the_suite_runs_on_the_backend_the_environment_names() {
+    let app = crate::helpers::spawn_app().await;
+    let backend = app.state.store.backend();
+    if crate::common::database::postgres_server().is_some() {
+        // FEDFLATTR_TEST_DATABASE_URL is set: every instance must be on a PostgreSQL database
+        // of its own, or the "PostgreSQL pass" of CI proves nothing about PostgreSQL.
+        assert_eq!(backend, Backend::Postgres, "{}", app.database_url);
+        let name: String = sqlx::query_scalar("SELECT CAST(current_database() AS TEXT)")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+        assert!(name.starts_with("fedflattr_test_"), "{name}");
+    } else {
+        assert_eq!(backend, Backend::Sqlite, "{}", app.database_url);
+    }
 }

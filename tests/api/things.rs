@@ -136,3 +136,31 @@ async fn deleting_a_thing_withdraws_its_open_flattrs() {
     let flattrs = app.get_json("/api/v1/user/flattrs", Some(&alice)).await;
     assert_eq!(flattrs, json!([]));
 }
+
+#[tokio::test]
+async fn a_deleted_thing_earns_nothing_at_the_close_and_its_share_goes_to_the_rest() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let carol = app.sign_up("carol").await;
+    app.deposit("alice", "5.00").await;
+    let gone = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
+    let kept = app
+        .create_thing(&carol, "https://carol.example/post", "Post")
+        .await;
+    assert_eq!(app.flattr(&alice, gone).await.status(), 201);
+    assert_eq!(app.flattr(&alice, kept).await.status(), 201);
+    let deleted = app.delete(&format!("/api/v1/things/{gone}"), &bob).await;
+    assert_eq!(deleted.status(), 204);
+
+    app.set_time("2026-11-01T00:00:05Z");
+    app.close("2026-10").await;
+    // alice's budget (2.00) is spent on carol's thing alone: 10 % fee, 1.80 to carol.
+    assert_eq!(app.wallet("alice").await, 30_000);
+    assert_eq!(app.earnings("bob").await, 0);
+    assert_eq!(app.earnings("carol").await, 18_000);
+    assert_eq!(app.fees().await, 2_000);
+    app.assert_books_balance().await;
+}
