@@ -7,6 +7,7 @@ mod cli;
 mod close;
 #[path = "../common/mod.rs"]
 mod common;
+mod close_race;
 mod flattrs;
 mod helpers;
 mod payouts;
