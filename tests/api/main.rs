@@ -8,6 +8,7 @@ mod close;
 #[path = "../common/mod.rs"]
 mod common;
 mod close_race;
+mod deliveries_once;
 mod flattrs;
 mod helpers;
 mod payouts;

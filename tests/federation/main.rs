@@ -9,4 +9,5 @@ mod discovery;
 mod flattr_across;
 mod forgery;
 mod helpers;
+mod ids_once;
 mod queue;

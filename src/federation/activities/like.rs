@@ -171,9 +171,14 @@ impl Activity for Like {
             tx.commit().await?;
             return Ok(());
         }
-        sqlx::query(
+        // One live flattr per actor, thing and period (the partial unique index
+        // `received_likes_once`), as for local users. No conflict target: the activity id and
+        // that index are both answered without an error, which would abort the transaction on
+        // PostgreSQL. The activity id is new (first_sighting), so nothing inserted means the
+        // actor already flattred the thing this period.
+        let inserted = sqlx::query(
             "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (activity_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(self.id.as_str())
         .bind(self.actor.as_str())
@@ -182,19 +187,34 @@ impl Activity for Like {
         .bind(self.currency.clone().unwrap_or_default())
         .bind(epoch(now))
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // Rolled back: the refused Like is not recorded as seen, so nothing changes.
+            tx.rollback().await?;
+            return Err(self.refuse(
+                StatusCode::CONFLICT,
+                "flattr_once",
+                format!(
+                    "{} already flattred {} in {period}",
+                    self.actor,
+                    self.object.id()
+                ),
+            ));
+        }
         tx.commit().await?;
         tracing::info!(id = %self.id, actor = %self.actor, thing = thing.id, flattr = self.is_flattr(), "received a Like");
         Ok(())
     }
 }
 
-/// The id of the Like a local flattr is sent as.
-pub fn like_id(state: &AppState, username: &str, flattr_id: i64) -> Url {
+/// The id of the Like a local flattr is sent as: its random public id, so that a Like id is
+/// never used twice, even after an undo (a peer drops an id it has seen).
+pub fn like_id(state: &AppState, username: &str, public_id: &str) -> Url {
     state
         .settings
         .base_url
-        .join(&format!("users/{username}/likes/{flattr_id}"))
+        .join(&format!("users/{username}/likes/{public_id}"))
         .expect("a username is a URL path segment")
 }
 
@@ -209,7 +229,7 @@ pub fn outgoing(
 ) -> Value {
     let mut like = json!({
         "@context": context(),
-        "id": like_id(state, username, flattr.id),
+        "id": like_id(state, username, &flattr.public_id),
         "type": "Like",
         "actor": user_url(state, username),
         "object": flattr.thing_ap_id,
@@ -227,11 +247,11 @@ pub fn outgoing(
 pub async fn serve_like(
     data: Data<AppState>,
     request: crate::federation::authorized::FetchRequest,
-    Path((name, id)): Path<(String, i64)>,
+    Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, FederationError> {
     request.authorize(&data).await?;
     let user = users::by_name(data.store.pool(), &name).await?;
-    let flattr = flattrs::by_id(data.store.pool(), id).await?;
+    let flattr = flattrs::by_public_id(data.store.pool(), &id).await?;
     if flattr.user_id != user.id || flattr.thing_ap_id.is_none() {
         return Err(crate::store::StoreError::NotFound("like").into());
     }
