@@ -5,9 +5,9 @@ mod accounts;
 mod bad_input;
 mod cli;
 mod close;
+mod close_race;
 #[path = "../common/mod.rs"]
 mod common;
-mod close_race;
 mod deliveries_once;
 mod flattrs;
 mod helpers;
