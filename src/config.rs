@@ -54,6 +54,9 @@ pub struct Config {
     /// Servers we do not talk to: their signed GETs and inbox activities are refused (403) and
     /// nothing is fetched from or delivered to them. A name blocks its subdomains too.
     pub blocked_domains: Vec<String>,
+    /// Seconds a worker's claim on a delivery lasts without renewal. The worker renews it
+    /// every third of that while it sends; a worker that died loses it after this long.
+    pub delivery_claim_secs: u64,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
             delivery_interval_secs: 5,
             authorized_fetch: false,
             blocked_domains: Vec::new(),
+            delivery_claim_secs: 120,
         }
     }
 }
@@ -137,6 +141,7 @@ pub struct Settings {
     pub authorized_fetch: bool,
     /// Lower-case host names, without a trailing dot.
     pub blocked_domains: Vec<String>,
+    pub delivery_claim_secs: u64,
 }
 
 impl Settings {
@@ -235,6 +240,8 @@ impl Config {
                 .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
                 .filter(|d| !d.is_empty())
                 .collect(),
+            // Claims are kept in whole seconds: below 2 a renewal could come too late.
+            delivery_claim_secs: self.delivery_claim_secs.max(2),
         })
     }
 }

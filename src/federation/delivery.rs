@@ -4,8 +4,15 @@
 //! A 2xx is delivered. A 4xx (other than 408 and 429) is the receiver refusing the activity:
 //! it is recorded as `rejected`, never as delivered, and not retried. Anything else — 5xx, 408,
 //! 429, no answer — is retried after 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h, until
-//! the delivery is four days old (then `failed`). Rows are claimed with a compare-and-set on
-//! `locked_until`, so several servers sharing a database never send one row twice at once.
+//! the delivery is four days old (then `failed`).
+//!
+//! Several servers may share one database; each delivery is still sent once at a time
+//! (issue 7.8). A worker claims one row at a time with a compare-and-set on `locked_until`,
+//! writing a random token into `claim`; while it sends, a heartbeat renews `locked_until` every
+//! third of the claim (`delivery_claim_secs`), so a slow receiver never lets the claim expire
+//! under it; the send itself times out after 10 s (the client's timeout), shorter than any
+//! claim; and the outcome is written only while the token is still the worker's. A worker that
+//! dies stops renewing, and its row is free again after `delivery_claim_secs`.
 
 use std::time::Duration;
 
@@ -21,8 +28,8 @@ use crate::store::{StoreError, epoch, users};
 const BACKOFF: [i64; 6] = [60, 300, 1_800, 7_200, 21_600, 43_200];
 /// Deliveries older than this are given up.
 pub const MAX_AGE_SECS: i64 = 4 * 24 * 3600;
-/// How long a worker's claim on a row lasts (longer than one attempt can take).
-const CLAIM_SECS: i64 = 120;
+/// The most rows one run sends, so that a run ends even when the queue keeps filling.
+const MAX_PER_RUN: usize = 200;
 
 /// What an attempt's answer means for the delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,26 +80,19 @@ pub struct RunReport {
     pub failed: usize,
 }
 
-/// Sends every delivery that is due now. Safe to call from several processes at once.
+/// Sends every delivery that is due now, one claimed row at a time. Safe to call from several
+/// processes at once.
 pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
     super::outbox::announce_pending(state).await?;
-    let now = epoch(state.clock.now());
-    let claimed: Vec<Claimed> = sqlx::query_as(
-        "UPDATE deliveries SET locked_until = $1
-         WHERE id IN (SELECT id FROM deliveries
-                      WHERE state = 'pending' AND next_attempt_at <= $2
-                        AND (locked_until IS NULL OR locked_until < $2)
-                      ORDER BY next_attempt_at, id LIMIT 50)
-           AND (locked_until IS NULL OR locked_until < $2)
-         RETURNING id, activity_id, inbox, signer_user_id, body, attempts, created_at",
-    )
-    .bind(now + CLAIM_SECS)
-    .bind(now)
-    .fetch_all(state.store.pool())
-    .await?;
     let mut report = RunReport::default();
-    for row in claimed {
-        let (status, error) = attempt(state, &row).await;
+    for _ in 0..MAX_PER_RUN {
+        let Some((row, token)) = claim(state).await? else {
+            break;
+        };
+        let (status, error) = tokio::select! {
+            result = attempt(state, &row) => result,
+            () = heartbeat(state, row.id, &token) => unreachable!("the heartbeat never ends"),
+        };
         let attempts = row.attempts + 1;
         let at = epoch(state.clock.now());
         let outcome = classify(status, attempts, row.created_at, at);
@@ -105,27 +105,15 @@ pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
             .execute(&mut *tx)
             .await?;
         let (state_name, next, finished) = match outcome {
-            Outcome::Delivered => {
-                report.delivered += 1;
-                ("delivered", at, Some(at))
-            }
-            Outcome::Rejected => {
-                report.rejected += 1;
-                ("rejected", at, Some(at))
-            }
-            Outcome::RetryAt(next) => {
-                report.retrying += 1;
-                ("pending", next, None)
-            }
-            Outcome::Failed => {
-                report.failed += 1;
-                ("failed", at, Some(at))
-            }
+            Outcome::Delivered => ("delivered", at, Some(at)),
+            Outcome::Rejected => ("rejected", at, Some(at)),
+            Outcome::RetryAt(next) => ("pending", next, None),
+            Outcome::Failed => ("failed", at, Some(at)),
         };
-        sqlx::query(
+        let settled = sqlx::query(
             "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, last_status = $4,
-                    finished_at = $5, locked_until = NULL
-             WHERE id = $6",
+                    finished_at = $5, locked_until = NULL, claim = NULL
+             WHERE id = $6 AND claim = $7",
         )
         .bind(state_name)
         .bind(attempts)
@@ -133,9 +121,23 @@ pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
         .bind(status.map(i64::from))
         .bind(finished)
         .bind(row.id)
+        .bind(&token)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
+        if settled == 0 {
+            // Only possible when this worker stalled longer than its claim: the row is another
+            // worker's now, and its outcome is that worker's to record.
+            tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, "the claim on a delivery was lost while sending");
+            continue;
+        }
+        match outcome {
+            Outcome::Delivered => report.delivered += 1,
+            Outcome::Rejected => report.rejected += 1,
+            Outcome::RetryAt(_) => report.retrying += 1,
+            Outcome::Failed => report.failed += 1,
+        }
         match outcome {
             Outcome::Delivered => {
                 tracing::info!(activity = %row.activity_id, inbox = %row.inbox, "delivered")
@@ -146,6 +148,50 @@ pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
         }
     }
     Ok(report)
+}
+
+/// Claims the next due row that nobody holds, under a new random token.
+async fn claim(state: &AppState) -> Result<Option<(Claimed, String)>, StoreError> {
+    let now = epoch(state.clock.now());
+    let token = format!("{:032x}", rand::random::<u128>());
+    let claimed: Option<Claimed> = sqlx::query_as(
+        "UPDATE deliveries SET locked_until = $1, claim = $3
+         WHERE id = (SELECT id FROM deliveries
+                     WHERE state = 'pending' AND next_attempt_at <= $2
+                       AND (locked_until IS NULL OR locked_until < $2)
+                     ORDER BY next_attempt_at, id LIMIT 1)
+           AND (locked_until IS NULL OR locked_until < $2)
+         RETURNING id, activity_id, inbox, signer_user_id, body, attempts, created_at",
+    )
+    .bind(now + claim_secs(state))
+    .bind(now)
+    .bind(&token)
+    .fetch_optional(state.store.pool())
+    .await?;
+    Ok(claimed.map(|row| (row, token)))
+}
+
+fn claim_secs(state: &AppState) -> i64 {
+    i64::try_from(state.settings.delivery_claim_secs).unwrap_or(i64::MAX / 2)
+}
+
+/// Renews the claim on row `id` every third of the claim while the send runs; never returns.
+async fn heartbeat(state: &AppState, id: i64, token: &str) {
+    let every = Duration::from_millis(state.settings.delivery_claim_secs * 1000 / 3);
+    loop {
+        tokio::time::sleep(every).await;
+        let until = epoch(state.clock.now()) + claim_secs(state);
+        let renewed =
+            sqlx::query("UPDATE deliveries SET locked_until = $1 WHERE id = $2 AND claim = $3")
+                .bind(until)
+                .bind(id)
+                .bind(token)
+                .execute(state.store.pool())
+                .await;
+        if let Err(error) = renewed {
+            tracing::warn!(%error, delivery = id, "could not renew a delivery claim");
+        }
+    }
 }
 
 /// One signed POST; the status code, or the error when there was no answer.

@@ -71,7 +71,7 @@ pub async fn undo(
     let Some(inbox) = &thing.remote_inbox else {
         return Ok(());
     };
-    let activity = undo::outgoing(state, username, flattr.id, &thing.owner);
+    let activity = undo::outgoing(state, username, &flattr.public_id, &thing.owner);
     enqueue(
         tx,
         &activity,

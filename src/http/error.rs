@@ -161,6 +161,9 @@ impl From<CloseError> for ApiError {
             CloseError::PeriodOpen { .. } => {
                 Self::new(StatusCode::CONFLICT, "period_open", e.to_string())
             }
+            CloseError::EarlierOpen { .. } => {
+                Self::new(StatusCode::CONFLICT, "earlier_period_open", e.to_string())
+            }
             CloseError::Store(store) => store.into(),
             CloseError::Ledger(ledger) => ledger.into(),
             CloseError::Injected { .. } | CloseError::SelfCheck { .. } => Self::internal(&e),

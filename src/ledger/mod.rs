@@ -83,6 +83,13 @@ impl From<sqlx::Error> for LedgerError {
     }
 }
 
+/// True when `error` is the database refusing a negative wallet, earnings, fees, payouts or
+/// payable balance (the CHECK or trigger `accounts_money_not_negative`, migration 0002).
+pub fn is_negative_balance(error: &LedgerError) -> bool {
+    matches!(error, LedgerError::Store(StoreError::Database(sqlx::Error::Database(db)))
+        if db.message().contains("accounts_money_not_negative"))
+}
+
 /// Whether a posting was recorded now or had been recorded before under the same reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Posted {

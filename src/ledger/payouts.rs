@@ -65,7 +65,7 @@ pub async fn request(
     .bind(epoch(now))
     .fetch_one(&mut **tx)
     .await?;
-    post(
+    let posted = post(
         tx,
         "payout_request",
         &format!("payout-request:{id}"),
@@ -79,7 +79,15 @@ pub async fn request(
         ],
         now,
     )
-    .await?;
+    .await;
+    // The database refuses a negative earnings balance (migration 0002): a request that lost a
+    // race to another is refused like any request for more than is available.
+    if let Err(e) = &posted
+        && super::is_negative_balance(e)
+    {
+        return Err(LedgerError::Insufficient { available });
+    }
+    posted?;
     // Two requests racing on PostgreSQL both read the same balance above; the second one's
     // balance update waited for the first to commit and then applied to its result, so
     // reading the balance again here sees the overdraft and refuses it. (On SQLite the

@@ -8,6 +8,17 @@
 //!   stage: the loser's compare-and-set matches no row and it just re-reads the stage;
 //! - closing a closed period finds nothing to do.
 //!
+//! Three more rules keep two closes from spending the same wallet twice (issue 7.1):
+//! - **one close at a time**: every stage transaction first takes the close lock (a PostgreSQL
+//!   advisory transaction lock; on SQLite `BEGIN IMMEDIATE` already holds the only write lock),
+//!   so stages of different periods never interleave, in any number of processes;
+//! - **periods close in order**: closing P first closes every earlier period that has flattrs
+//!   and is not closed, oldest first, and the snapshot of P refuses (`EarlierOpen`) while one is
+//!   still open;
+//! - **a spend never exceeds the wallet**: the spend stage caps each frozen spend at the wallet
+//!   as it stands in the same transaction that posts it (and recomputes that user's fee and
+//!   shares), and the database refuses a negative wallet (migration 0002).
+//!
 //! Stage 1 freezes the inputs (who spends what, what each flattr gets) into `close_spends` and
 //! `close_shares`; the later stages only move those frozen numbers through the ledger, via the
 //! period's clearing account, which must be empty at the end (a self-check, as in payday).
@@ -19,12 +30,36 @@ use crate::domain::money::{FeeRate, Money};
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, LedgerError, Posted};
 pub use crate::store::periods::Stage;
-use crate::store::{Store, StoreError, Tx, periods, subscriptions};
+use crate::store::{Backend, Store, StoreError, Tx, periods, subscriptions};
+
+/// The statement that freezes what each flattr of a period receives (the spender's `net` split
+/// equally, largest remainder to the earliest flattrs), with an extra condition on the flattrs.
+macro_rules! shares_insert {
+    ($filter:literal) => {
+        concat!(
+            "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, peer, amount)
+             SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id, r.peer,
+                    s.net / s.flattr_count
+                    + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
+             FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
+                          CASE WHEN t.owner_id IS NULL THEN t.origin END AS peer,
+                          ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
+                   FROM flattrs f JOIN things t ON t.id = f.thing_id
+                   WHERE f.period = $1 AND f.charged = 1",
+            $filter,
+            ") r
+             JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id"
+        )
+    };
+}
+
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
     #[error("period {period} has not ended yet; it can be closed from {ends}")]
     PeriodOpen { period: Period, ends: DateTime<Utc> },
+    #[error("period {period} cannot be closed before {earlier}, which is not closed yet")]
+    EarlierOpen { period: Period, earlier: Period },
     #[error("close of {period} stopped after stage {stage:?} on request (failure injection)")]
     Injected { period: Period, stage: Stage },
     #[error("self-check failed while closing {period}: {problem}")]
@@ -60,7 +95,9 @@ pub struct CloseOptions {
     pub fail_after: Option<Stage>,
 }
 
-/// Closes `period`, resuming wherever an earlier attempt stopped.
+/// Closes `period`, resuming wherever an earlier attempt stopped. Every earlier period that has
+/// flattrs and is not closed yet is closed first, oldest first: periods close in order, so a
+/// wallet is spent for September before October sees what is left.
 pub async fn close(
     store: &Store,
     period: Period,
@@ -74,6 +111,20 @@ pub async fn close(
             ends: period.end(),
         });
     }
+    for earlier in periods::open_before(store.pool(), period).await? {
+        tracing::info!(%period, %earlier, "closing the earlier open period first");
+        close_one(store, earlier, rate, now, options).await?;
+    }
+    close_one(store, period, rate, now, options).await
+}
+
+async fn close_one(
+    store: &Store,
+    period: Period,
+    rate: FeeRate,
+    now: DateTime<Utc>,
+    options: CloseOptions,
+) -> Result<CloseReport, CloseError> {
     periods::start(store.pool(), period, now).await?;
     let mut already_closed = true;
     loop {
@@ -81,6 +132,9 @@ pub async fn close(
         let Some(next) = current.next() else { break };
         already_closed = false;
         let mut tx = store.begin().await?;
+        // The lock comes before the stage's compare-and-set, in every closer, so two closers
+        // always queue in the same order and never deadlock on the periods row.
+        lock(&mut tx, store.backend()).await?;
         if !periods::advance(&mut tx, period, current, next).await? {
             // Another closer ran this stage meanwhile; read where it got to.
             tx.rollback().await?;
@@ -99,6 +153,23 @@ pub async fn close(
     report(store, period, already_closed).await
 }
 
+/// The key of the PostgreSQL advisory lock that lets one close stage run at a time ("fdflclos").
+const CLOSE_LOCK: i64 = 0x6664_666c_636c_6f73;
+
+/// Takes the close lock for the rest of the transaction. PostgreSQL: a transaction-level
+/// advisory lock, released by commit, rollback or a dropped connection (a killed process holds
+/// nothing). SQLite: the transaction began with `BEGIN IMMEDIATE` and holds the database's one
+/// write lock already, which serialises every writer, closes included.
+async fn lock(tx: &mut Tx, backend: Backend) -> Result<(), CloseError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CLOSE_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The stage a period's close has reached (`Open` when it never started).
 pub async fn stage(store: &Store, period: Period) -> Result<Stage, CloseError> {
     Ok(periods::stage(store.pool(), period).await?)
@@ -113,8 +184,21 @@ async fn run_stage(
 ) -> Result<(), CloseError> {
     match stage {
         Stage::Open => Ok(()),
-        Stage::Snapshot => snapshot(tx, period, rate).await,
-        Stage::Spend => move_money(tx, period, "spend", SPEND_SQL, now).await,
+        Stage::Snapshot => {
+            // Under the close lock: no earlier period may still be open (closers that call
+            // `close` never get here with one, but the rule holds for every caller).
+            if let Some(earlier) = open_before(&mut **tx, period).await?.first() {
+                return Err(CloseError::EarlierOpen {
+                    period,
+                    earlier: *earlier,
+                });
+            }
+            snapshot(tx, period, rate).await
+        }
+        Stage::Spend => {
+            cap_spends(tx, period, rate).await?;
+            move_money(tx, period, "spend", SPEND_SQL, now).await
+        }
         Stage::Fees => move_money(tx, period, "fees", FEES_SQL, now).await,
         Stage::Shares => {
             // Shares of things on other fedflattr servers are owed to that peer until the
@@ -166,18 +250,52 @@ async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), Clos
     .bind(rate.parts())
     .execute(&mut **tx)
     .await?;
+    sqlx::query(shares_insert!(""))
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Caps each frozen spend at the wallet as it stands now, in the transaction that posts the
+/// spend: whatever happened since the snapshot, a wallet is never spent below zero. A capped
+/// user's fee, net and shares are recomputed by the snapshot's own rules; everybody else's
+/// frozen numbers stay as they are. In a close that runs alone and in order nothing is capped
+/// and this costs one indexed pass over the spends.
+async fn cap_spends(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), CloseError> {
     sqlx::query(
-        "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, peer, amount)
-         SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id, r.peer,
-                s.net / s.flattr_count
-                + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
-         FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
-                      CASE WHEN t.owner_id IS NULL THEN t.origin END AS peer,
-                      ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
-               FROM flattrs f JOIN things t ON t.id = f.thing_id
-               WHERE f.period = $1 AND f.charged = 1) r
-         JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id",
+        "DELETE FROM close_shares WHERE period = $1 AND user_id IN
+           (SELECT s.user_id FROM close_spends s
+            JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id
+            WHERE s.period = $1 AND a.balance < s.spend)",
     )
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    let capped = sqlx::query(
+        "UPDATE close_spends
+         SET spend = w.balance, fee = w.balance * $2 / 10000, net = w.balance - w.balance * $2 / 10000
+         FROM (SELECT user_id, CASE WHEN balance < 0 THEN 0 ELSE balance END AS balance
+               FROM accounts WHERE kind = 'wallet') w
+         WHERE close_spends.period = $1 AND w.user_id = close_spends.user_id
+           AND w.balance < close_spends.spend",
+    )
+    .bind(period.to_string())
+    .bind(rate.parts())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if capped == 0 {
+        return Ok(());
+    }
+    tracing::warn!(%period, users = capped, "spends capped at what the wallets hold now");
+    sqlx::query("DELETE FROM close_spends WHERE period = $1 AND spend <= 0")
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(shares_insert!(
+        " AND NOT EXISTS (SELECT 1 FROM close_shares x WHERE x.period = $1 AND x.flattr_id = f.id)"
+    ))
     .bind(period.to_string())
     .execute(&mut **tx)
     .await?;

@@ -9,6 +9,9 @@ use crate::domain::period::Period;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlattrRow {
     pub id: i64,
+    /// The id the flattr is published under (`/users/NAME/likes/PUBLIC_ID`): random, never
+    /// reused, unlike the row id (issue 7.3; set by the database, migration 0003).
+    pub public_id: String,
     pub user_id: i64,
     pub thing_id: i64,
     pub thing_url: String,
@@ -22,7 +25,7 @@ pub struct FlattrRow {
 }
 
 const SELECT: &str =
-    "SELECT f.id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
+    "SELECT f.id, f.public_id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
         f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
     FROM flattrs f JOIN things t ON t.id = f.thing_id";
 
@@ -74,6 +77,20 @@ where
         .fetch_optional(db)
         .await?
         .ok_or(StoreError::NotFound("flattr"))
+}
+
+/// The flattr published under `public_id` (its Like's id ends in it).
+pub async fn by_public_id<'e, E>(db: E, public_id: &str) -> Result<FlattrRow, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE f.public_id = $1"
+    )))
+    .bind(public_id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(StoreError::NotFound("flattr"))
 }
 
 /// Deletes a flattr (an undo, checked by `flattring::undo`).

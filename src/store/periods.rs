@@ -117,3 +117,21 @@ pub async fn mark_closed(
         .await?;
     Ok(())
 }
+
+/// The periods before `period` that have flattrs or a started close and are not closed,
+/// oldest first.
+pub async fn open_before<'e, E>(executor: E, period: Period) -> Result<Vec<Period>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let names: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT period FROM (SELECT DISTINCT period FROM flattrs WHERE period < $1
+                             UNION SELECT period FROM periods WHERE period < $1) p
+         WHERE period NOT IN ({CLOSED})
+         ORDER BY period"
+    )))
+    .bind(period.to_string())
+    .fetch_all(executor)
+    .await?;
+    Ok(names.iter().filter_map(|n| Period::parse(n).ok()).collect())
+}

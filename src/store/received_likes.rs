@@ -35,11 +35,19 @@ pub struct NewLike<'a> {
     pub currency: Option<&'a str>,
 }
 
-/// Records a received Like once (a second delivery of the same activity id changes nothing).
-pub async fn record(tx: &mut Tx, like: &NewLike<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
-    sqlx::query(
+/// Records a received Like. Returns false when nothing was recorded because the actor already
+/// has a live flattr of the thing in that period (the partial unique index
+/// `received_likes_once`: one per actor, thing and period, as for local users). No conflict
+/// target, so both that index and the activity id are answered without an error, which would
+/// abort the transaction on PostgreSQL; the inbox's replay guard has already seen to the id.
+pub async fn record(
+    tx: &mut Tx,
+    like: &NewLike<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
         "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (activity_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(like.activity_id)
     .bind(like.actor)
@@ -48,8 +56,9 @@ pub async fn record(tx: &mut Tx, like: &NewLike<'_>, now: DateTime<Utc>) -> Resu
     .bind(like.currency.unwrap_or_default())
     .bind(epoch(now))
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 /// The actor that sent the Like `activity_id`, when we have it.

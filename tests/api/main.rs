@@ -5,8 +5,10 @@ mod accounts;
 mod bad_input;
 mod cli;
 mod close;
+mod close_race;
 #[path = "../common/mod.rs"]
 mod common;
+mod deliveries_once;
 mod flattrs;
 mod helpers;
 mod payouts;

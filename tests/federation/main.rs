@@ -9,5 +9,6 @@ mod discovery;
 mod flattr_across;
 mod forgery;
 mod helpers;
+mod ids_once;
 mod queue;
 mod wire;

@@ -191,19 +191,32 @@ impl Activity for Like {
             period,
             currency: self.currency.as_deref(),
         };
-        received_likes::record(&mut tx, &like, now).await?;
+        if !received_likes::record(&mut tx, &like, now).await? {
+            // Rolled back: the refused Like is not recorded as seen, so nothing changes.
+            tx.rollback().await?;
+            return Err(self.refuse(
+                StatusCode::CONFLICT,
+                "flattr_once",
+                format!(
+                    "{} already flattred {} in {period}",
+                    self.actor,
+                    self.object.id()
+                ),
+            ));
+        }
         tx.commit().await?;
         tracing::info!(id = %self.id, actor = %self.actor, thing = thing.id, flattr = self.is_flattr(), "received a Like");
         Ok(())
     }
 }
 
-/// The id of the Like a local flattr is sent as.
-pub fn like_id(state: &AppState, username: &str, flattr_id: i64) -> Url {
+/// The id of the Like a local flattr is sent as: its random public id, so that a Like id is
+/// never used twice, even after an undo (a peer drops an id it has seen).
+pub fn like_id(state: &AppState, username: &str, public_id: &str) -> Url {
     state
         .settings
         .base_url
-        .join(&format!("users/{username}/likes/{flattr_id}"))
+        .join(&format!("users/{username}/likes/{public_id}"))
         .expect("a username is a URL path segment")
 }
 
@@ -218,7 +231,7 @@ pub fn outgoing(
 ) -> Value {
     let like = Like {
         context: Some(context()),
-        id: like_id(state, username, flattr.id),
+        id: like_id(state, username, &flattr.public_id),
         kind: LikeType::Like,
         actor: user_url(state, username),
         // A thing of another server by its id there; one of ours by its URL here.
@@ -242,11 +255,11 @@ pub fn outgoing(
 pub async fn serve_like(
     data: Data<AppState>,
     request: crate::federation::authorized::FetchRequest,
-    Path((name, id)): Path<(String, i64)>,
+    Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, FederationError> {
     request.authorize(&data).await?;
     let user = users::by_name(data.store.pool(), &name).await?;
-    let flattr = flattrs::by_id(data.store.pool(), id).await?;
+    let flattr = flattrs::by_public_id(data.store.pool(), &id).await?;
     if flattr.user_id != user.id || flattr.thing_ap_id.is_none() {
         return Err(crate::store::StoreError::NotFound("like").into());
     }

@@ -93,8 +93,8 @@ impl Activity for Undo {
 }
 
 /// The Undo we send when our user withdraws a flattr of a remote thing.
-pub fn outgoing(state: &AppState, username: &str, flattr_id: i64, owner: &str) -> Value {
-    let like = like_id(state, username, flattr_id);
+pub fn outgoing(state: &AppState, username: &str, public_id: &str, owner: &str) -> Value {
+    let like = like_id(state, username, public_id);
     let undo = Undo {
         context: Some(context()),
         id: Url::parse(&format!("{like}/undo")).expect("a path appended to a URL"),

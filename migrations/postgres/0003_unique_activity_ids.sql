@@ -1,0 +1,27 @@
+-- Ids we publish are unique forever, received flattrs count once per actor, thing and period,
+-- and a delivery is sent by the worker that claimed it (issue 7, points 3, 4 and 8).
+-- migrations/sqlite/0003_unique_activity_ids.sql is the same step in SQLite's dialect.
+
+-- 7.3: a flattr's Like is published as /users/NAME/likes/PUBLIC_ID. The row id is not enough
+-- (SQLite reuses the largest rowid after a delete, and a peer drops a Like whose id it has
+-- already seen), so new flattrs get 128 random bits (a UUID v4 without dashes) by default. Flattrs that exist keep
+-- their row id as text, which is the id their Like was already published under (an Undo must
+-- name the same Like); no new flattr can take it, as a new id has 32 characters.
+ALTER TABLE flattrs ADD COLUMN public_id TEXT;
+UPDATE flattrs SET public_id = CAST(id AS TEXT);
+ALTER TABLE flattrs ALTER COLUMN public_id SET DEFAULT replace(CAST(gen_random_uuid() AS TEXT), '-', '');
+ALTER TABLE flattrs ALTER COLUMN public_id SET NOT NULL;
+CREATE UNIQUE INDEX flattrs_public_id ON flattrs (public_id);
+
+-- 7.4: one live flattr per remote actor, thing and period, as for local users. Duplicates
+-- received before this rule are kept but marked undone (the earliest one stays live).
+UPDATE received_likes SET undone_at = received_at
+WHERE undone_at IS NULL
+  AND id NOT IN (SELECT MIN(id) FROM received_likes WHERE undone_at IS NULL
+                 GROUP BY actor, thing_id, period);
+CREATE UNIQUE INDEX received_likes_once ON received_likes (actor, thing_id, period)
+WHERE undone_at IS NULL;
+
+-- 7.8: the worker that claimed a delivery writes a random token here; it renews
+-- `locked_until` while it sends and records the outcome only while the token is still its own.
+ALTER TABLE deliveries ADD COLUMN claim TEXT;
