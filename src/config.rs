@@ -93,9 +93,11 @@ impl<'de> Deserialize<'de> for DecimalText {
                 f.write_str("a decimal written as a string, such as \"0.10\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
-                Decimal::from_str(v.trim())
-                    .map(DecimalText)
-                    .map_err(E::custom)
+                Decimal::from_str(v.trim()).map(DecimalText).map_err(|e| {
+                    E::custom(format!(
+                        "expected a decimal such as \"0.10\", not {v:?} ({e})"
+                    ))
+                })
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
                 Ok(DecimalText(Decimal::from(v)))
@@ -106,6 +108,48 @@ impl<'de> Deserialize<'de> for DecimalText {
         }
         deserializer.deserialize_any(Visitor)
     }
+}
+
+/// Says which setting is wrong, what its value is and where it came from, one line per error:
+/// figment's own text names the profile (`default.fee_rate`) and, for the decimals read from
+/// the environment, a Rust type instead of the variable.
+fn describe(figment: &Figment, error: figment::Error) -> String {
+    let mut lines = Vec::new();
+    for error in error {
+        let key = error.path.join(".").to_lowercase();
+        let variable = format!("FEDFLATTR_{}", key.to_uppercase());
+        let from_file = error
+            .metadata
+            .as_ref()
+            .and_then(|m| m.source.as_ref())
+            .and_then(|s| s.file_path().map(|p| format!("in {}", p.display())));
+        let source = match from_file {
+            Some(file) => file,
+            None if std::env::var_os(&variable).is_some() => {
+                format!("from environment variable {variable}")
+            }
+            None => error
+                .metadata
+                .as_ref()
+                .map(|m| format!("from {}", m.name))
+                .unwrap_or_default(),
+        };
+        let value = figment
+            .find_value(&key)
+            .ok()
+            .and_then(|v| serde_json::to_string(&v).ok());
+        let problem = match &error.kind {
+            figment::error::Kind::InvalidType(_, expected)
+            | figment::error::Kind::InvalidValue(_, expected) => format!("expected {expected}"),
+            kind => kind.to_string(),
+        };
+        lines.push(match (key.is_empty(), value) {
+            (true, _) => problem,
+            (false, Some(value)) => format!("{key} = {value} ({source}) is invalid: {problem}"),
+            (false, None) => format!("{key} ({source}) is invalid: {problem}"),
+        });
+    }
+    lines.join("; ")
 }
 
 /// The configuration after parsing: what the rest of the program uses.
@@ -130,8 +174,14 @@ pub struct Settings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A value that cannot be read, described by [`describe`]: key, value, where it came from.
     #[error("configuration: {0}")]
-    Read(#[from] Box<figment::Error>),
+    Read(String),
+    #[error(
+        "configuration file {0} does not exist (named by --config or FEDFLATTR_CONFIG); \
+         without either, ./fedflattr.toml is read when present"
+    )]
+    MissingFile(String),
     #[error("configuration: {0}")]
     Invalid(#[from] ParseError),
 }
@@ -156,8 +206,14 @@ impl Config {
     /// Reads defaults, then the file (`path`, or `fedflattr.toml` when present), then the
     /// environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        // A file the admin named must be there: silently running on defaults would point the
+        // admin commands at another database.
+        if let Some(path) = path.filter(|p| !p.is_file()) {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.into());
+            return Err(ConfigError::MissingFile(shown.display().to_string()));
+        }
         let file = path.unwrap_or_else(|| Path::new("fedflattr.toml"));
-        Figment::from(Serialized::defaults(Config::default()))
+        let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
             // FEDFLATTR_CONFIG names the file itself (see cli.rs); FEDFLATTR_TEST_DATABASE_URL
             // belongs to the test suite. Neither is a setting.
@@ -168,9 +224,10 @@ impl Config {
                 "MIN_BUDGET",
                 "PAYOUT_MINIMUM",
             ]))
-            .merge(decimal_environment())
+            .merge(decimal_environment());
+        figment
             .extract()
-            .map_err(|e| ConfigError::Read(Box::new(e)))
+            .map_err(|e| ConfigError::Read(describe(&figment, e)))
     }
 
     pub fn settings(&self) -> Result<Settings, ConfigError> {

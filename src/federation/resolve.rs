@@ -11,13 +11,11 @@ use serde_json::Value;
 use url::Url;
 
 use super::actors::RemoteActor;
-use super::client::guard;
+use super::client::{PAGE_LIMIT, get_json, guard, read_prefix};
 use super::objects::{FLATTRABLE, RemoteObject};
 use super::{FederationError, origin, same_origin};
 use crate::state::AppState;
 use crate::store::things::RemoteThing;
-
-const PAGE_LIMIT: usize = 512 * 1024;
 
 fn unresolvable(url: &Url, reason: impl std::fmt::Display) -> FederationError {
     FederationError::refused(
@@ -102,15 +100,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
     let probe = async {
         let well_known = actor.join("/.well-known/nodeinfo").ok()?;
         guard(&data.settings, &well_known).await.ok()?;
-        let links: Value = data
-            .client
-            .get(well_known)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let links = get_json(&data.client, well_known).await.ok()?;
         let href = links["links"].as_array()?.iter().find_map(|l| {
             let rel = l["rel"].as_str()?;
             rel.ends_with("/schema/2.1")
@@ -126,7 +116,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
         if !same_origin(&href, actor) {
             return None;
         }
-        let info: Value = data.client.get(href).send().await.ok()?.json().await.ok()?;
+        let info = get_json(&data.client, href).await.ok()?;
         let flattr = info["metadata"]["flattr"].as_object()?;
         flattr.get("protocol")?.as_str()?;
         Some(
@@ -144,7 +134,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
 
 /// The ActivityPub object a web page points to.
 async fn linked_object(data: &Data<AppState>, url: &Url) -> Result<Url, FederationError> {
-    let mut response = data
+    let response = data
         .client
         .get(url.clone())
         .header("accept", "text/html")
@@ -157,13 +147,10 @@ async fn linked_object(data: &Data<AppState>, url: &Url) -> Result<Url, Federati
             format!("the page answered {}", response.status()),
         ));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| unresolvable(url, e))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > PAGE_LIMIT {
-            break;
-        }
-    }
+    // The links sit in <head>: a longer page is searched in its first part only.
+    let body = read_prefix(response, PAGE_LIMIT)
+        .await
+        .map_err(|e| unresolvable(url, e))?;
     let html = String::from_utf8_lossy(&body);
     find_link(&html, url).ok_or_else(|| {
         unresolvable(

@@ -122,9 +122,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Refused(refusal) => refusal.into(),
             StoreError::Invalid(parse) => parse.into(),
-            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Directory(..) => {
-                Self::internal(&e)
-            }
+            StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Directory(..)
+            | StoreError::Missing(_) => Self::internal(&e),
         }
     }
 }
@@ -147,6 +148,9 @@ impl From<LedgerError> for ApiError {
                 "invalid_parameters",
                 e.to_string(),
             ),
+            LedgerError::ReferenceReused { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             LedgerError::Store(store) => store.into(),
             LedgerError::Unbalanced { .. } => Self::internal(&e),
         }
