@@ -2,6 +2,7 @@
 //! its own port and its own host name (`alpha.test`, `beta.test`, `gamma.test`, which their
 //! development-mode resolver maps to 127.0.0.1), talking real HTTP.
 
+mod bounds;
 #[path = "../common/mod.rs"]
 mod common;
 mod discovery;
