@@ -48,6 +48,27 @@ pub struct Config {
     pub development_mode: bool,
     /// Seconds between runs of the delivery queue.
     pub delivery_interval_secs: u64,
+    /// Whether anyone may sign up (`POST /api/v1/users`); admins can always create users.
+    pub registrations_open: bool,
+    /// Password hashes and key generations computed at once; 0 means one per CPU core.
+    pub hash_concurrency: usize,
+    /// How long a log-in or sign-up waits for a free hashing slot before it is answered 503.
+    pub hash_wait_ms: u64,
+    /// Log-in attempts per client address and minute (0: no limit).
+    pub login_per_minute: u32,
+    /// Sign-ups per client address and hour (0: no limit).
+    pub signups_per_hour: u32,
+    /// Deliveries to our inboxes per sending origin and minute (0: no limit).
+    pub inbox_per_minute: u32,
+    /// Remote URLs resolved per origin and minute when users flattr them (0: no limit).
+    pub resolve_per_minute: u32,
+    /// Seconds a client has to send a request's headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_timeout_secs: u64,
+    /// Peers (reverse proxies) whose `X-Forwarded-For` names the client; empty: the client is
+    /// always the connection's peer address.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -68,6 +89,16 @@ impl Default for Config {
             log_format: "text".into(),
             development_mode: false,
             delivery_interval_secs: 5,
+            registrations_open: true,
+            hash_concurrency: 0,
+            hash_wait_ms: 2000,
+            login_per_minute: 10,
+            signups_per_hour: 10,
+            inbox_per_minute: 600,
+            resolve_per_minute: 60,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -170,6 +201,16 @@ pub struct Settings {
     pub log_format: String,
     pub development_mode: bool,
     pub delivery_interval_secs: u64,
+    pub registrations_open: bool,
+    pub hash_concurrency: usize,
+    pub hash_wait_ms: u64,
+    pub login_per_minute: u32,
+    pub signups_per_hour: u32,
+    pub inbox_per_minute: u32,
+    pub resolve_per_minute: u32,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +302,16 @@ impl Config {
             log_format: self.log_format.clone(),
             development_mode: self.development_mode,
             delivery_interval_secs: self.delivery_interval_secs.max(1),
+            registrations_open: self.registrations_open,
+            hash_concurrency: self.hash_concurrency,
+            hash_wait_ms: self.hash_wait_ms,
+            login_per_minute: self.login_per_minute,
+            signups_per_hour: self.signups_per_hour,
+            inbox_per_minute: self.inbox_per_minute,
+            resolve_per_minute: self.resolve_per_minute,
+            header_timeout_secs: self.header_timeout_secs.max(1),
+            body_timeout_secs: self.body_timeout_secs.max(1),
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }

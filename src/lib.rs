@@ -23,6 +23,7 @@ pub mod domain;
 pub mod federation;
 pub mod http;
 pub mod ledger;
+pub mod limits;
 pub mod settle;
 pub mod state;
 pub mod store;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::limits::Limits;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     /// The client for every request to another server: no redirects, timeouts, and (outside
     /// development mode) no connections to loopback or private addresses.
     pub client: reqwest::Client,
+    /// The bound on hashing and the rate limits, shared by every request.
+    pub limits: Arc<Limits>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::domain::ParseError;
 use crate::domain::flattr::FlattrRefusal;
 use crate::ledger::LedgerError;
+use crate::limits::Limited;
 use crate::settle::close::CloseError;
 use crate::store::StoreError;
 
@@ -22,6 +23,8 @@ pub struct ApiError {
     code: &'static str,
     description: String,
     field: Option<&'static str>,
+    /// Seconds after which a refused request may be retried (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 /// The body of every error answer.
@@ -43,6 +46,7 @@ impl ApiError {
             code,
             description: description.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -80,6 +84,11 @@ impl IntoResponse for ApiError {
             field: self.field,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -90,6 +99,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<Limited> for ApiError {
+    fn from(limited: Limited) -> Self {
+        let (status, code, description, retry_after) = match limited {
+            Limited::Busy { retry_after } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is busy with other log-ins and sign-ups; try again shortly",
+                retry_after,
+            ),
+            Limited::TooMany { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; try again later",
+                retry_after,
+            ),
+        };
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(status, code, format!("{description} (in {retry_after} s)"))
+        }
+    }
+}
+
 impl From<ParseError> for ApiError {
     fn from(e: ParseError) -> Self {
         ApiError {
@@ -97,6 +129,7 @@ impl From<ParseError> for ApiError {
             code: "invalid_parameters",
             description: e.to_string(),
             field: Some(e.field),
+            retry_after: None,
         }
     }
 }

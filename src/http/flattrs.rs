@@ -120,6 +120,12 @@ async fn flattr_url(
     let remote = if ours || known.is_some() {
         None
     } else {
+        // Each resolution fetches from the URL's server on our behalf: bounded per origin so
+        // that our users cannot make us flood a server.
+        state
+            .limits
+            .resolve
+            .check(&crate::federation::origin(url.as_url()))?;
         Some(resolve::resolve_thing(&data, url.as_url()).await?)
     };
     let mut tx = state.store.begin().await?;

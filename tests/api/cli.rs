@@ -9,8 +9,7 @@ use crate::helpers::{TestApp, spawn_app};
 fn fedflattr(app: &TestApp, args: &[&str]) -> Output {
     let mut command = in_empty_directory(args);
     command.env("FEDFLATTR_DATABASE_URL", &app.database_url);
-    let output = command.output().expect("run fedflattr");
-    output
+    command.output().expect("run fedflattr")
 }
 
 /// The binary run in a fresh directory (so no ./fedflattr.toml is read) with no setting from

@@ -9,6 +9,7 @@ mod close;
 mod common;
 mod flattrs;
 mod helpers;
+mod limits;
 mod payouts;
 mod schema;
 mod subscriptions;
