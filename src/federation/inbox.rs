@@ -202,6 +202,13 @@ async fn receive_rfc9421(data: &Data<AppState>, request: Request) -> Result<(), 
     let actor: RemoteActor = ObjectId::<RemoteActor>::from(actor_id.clone())
         .dereference(data)
         .await?;
+    if actor.ap_id.0 != actor_id {
+        return Err(FederationError::refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_actor",
+            format!("{actor_id} is not the actor it was fetched as"),
+        ));
+    }
 
     let path = parts
         .uri

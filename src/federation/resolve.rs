@@ -70,6 +70,14 @@ pub async fn resolve_thing(
         .dereference(data)
         .await
         .map_err(|e| unresolvable(&owner_id, e))?;
+    // The library follows an actor document's `id` to another URL of the same server; the
+    // creator must be the actor named, not whichever one its document points to.
+    if owner.ap_id.0 != owner_id {
+        return Err(unresolvable(
+            &owner_id,
+            format!("{owner_id} is not the actor it was fetched as"),
+        ));
+    }
     let (fedflattr, currency) = speaks_fedflattr(data, &owner_id).await;
     if fedflattr && currency.as_deref() != Some(data.settings.currency.as_str()) {
         return Err(FederationError::refused(

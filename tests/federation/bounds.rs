@@ -305,9 +305,13 @@ async fn an_actor_document_with_another_id_than_the_one_fetched_is_refused() {
         vec![
             ("/notes/1", hostile_note(port)),
             // Same server, another actor: the document speaks for somebody it was not
-            // fetched as.
+            // fetched as (the library then fetches the id it names, which agrees with itself).
             (
                 "/users/eve",
+                hostile_actor(port, "/users/mallory", "http://evil.test/inbox"),
+            ),
+            (
+                "/users/mallory",
                 hostile_actor(port, "/users/mallory", "http://evil.test/inbox"),
             ),
         ]
