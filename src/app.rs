@@ -6,7 +6,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -36,6 +43,7 @@ pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> 
     let fetcher = federation::client::fetcher(client.clone(), signer);
     let state = AppState {
         store,
+        limits: Arc::new(crate::limits::Limits::new(&settings)),
         settings: Arc::new(settings),
         clock,
         client,
@@ -47,6 +55,11 @@ pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> 
 
 /// Serves HTTP on `listener` and runs the background work until `shutdown` completes; then
 /// stops accepting, finishes requests in flight and stops the background work.
+///
+/// The accept loop is ours rather than `axum::serve`'s because that one gives hyper no timer,
+/// so a client that sends half a request header holds its connection forever (slowloris);
+/// here the headers must arrive within `header_timeout_secs`. Each request carries its
+/// connection's peer address (`ConnectInfo`), which the per-address rate limits use.
 pub async fn serve(
     app: App,
     listener: TcpListener,
@@ -69,15 +82,52 @@ pub async fn serve(
         Duration::from_secs(state.settings.delivery_interval_secs),
         stop_rx,
     )));
+    let header_timeout = Duration::from_secs(state.settings.header_timeout_secs);
     let router = http::router(state, app.federation);
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = router
+            .clone()
+            .map_request(move |request: axum::http::Request<Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     let _ = stop_tx.send(true);
     for task in background {
         let _ = task.await;
     }
-    result
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, the signals a terminal or a service manager sends.

@@ -57,6 +57,27 @@ pub struct Config {
     /// Seconds a worker's claim on a delivery lasts without renewal. The worker renews it
     /// every third of that while it sends; a worker that died loses it after this long.
     pub delivery_claim_secs: u64,
+    /// Whether anyone may sign up (`POST /api/v1/users`); admins can always create users.
+    pub registrations_open: bool,
+    /// Password hashes and key generations computed at once; 0 means one per CPU core.
+    pub hash_concurrency: usize,
+    /// How long a log-in or sign-up waits for a free hashing slot before it is answered 503.
+    pub hash_wait_ms: u64,
+    /// Log-in attempts per client address and minute (0: no limit).
+    pub login_per_minute: u32,
+    /// Sign-ups per client address and hour (0: no limit).
+    pub signups_per_hour: u32,
+    /// Deliveries to our inboxes per sending origin and minute (0: no limit).
+    pub inbox_per_minute: u32,
+    /// Remote URLs resolved per origin and minute when users flattr them (0: no limit).
+    pub resolve_per_minute: u32,
+    /// Seconds a client has to send a request's headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_timeout_secs: u64,
+    /// Peers (reverse proxies) whose `X-Forwarded-For` names the client; empty: the client is
+    /// always the connection's peer address.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -80,6 +101,16 @@ impl Default for Config {
             authorized_fetch: false,
             blocked_domains: Vec::new(),
             delivery_claim_secs: 120,
+            registrations_open: true,
+            hash_concurrency: 0,
+            hash_wait_ms: 2000,
+            login_per_minute: 10,
+            signups_per_hour: 10,
+            inbox_per_minute: 600,
+            resolve_per_minute: 60,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -105,9 +136,11 @@ impl<'de> Deserialize<'de> for DecimalText {
                 f.write_str("a decimal written as a string, such as \"0.10\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
-                Decimal::from_str(v.trim())
-                    .map(DecimalText)
-                    .map_err(E::custom)
+                Decimal::from_str(v.trim()).map(DecimalText).map_err(|e| {
+                    E::custom(format!(
+                        "expected a decimal such as \"0.10\", not {v:?} ({e})"
+                    ))
+                })
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
                 Ok(DecimalText(Decimal::from(v)))
@@ -118,6 +151,48 @@ impl<'de> Deserialize<'de> for DecimalText {
         }
         deserializer.deserialize_any(Visitor)
     }
+}
+
+/// Says which setting is wrong, what its value is and where it came from, one line per error:
+/// figment's own text names the profile (`default.fee_rate`) and, for the decimals read from
+/// the environment, a Rust type instead of the variable.
+fn describe(figment: &Figment, error: figment::Error) -> String {
+    let mut lines = Vec::new();
+    for error in error {
+        let key = error.path.join(".").to_lowercase();
+        let variable = format!("FEDFLATTR_{}", key.to_uppercase());
+        let from_file = error
+            .metadata
+            .as_ref()
+            .and_then(|m| m.source.as_ref())
+            .and_then(|s| s.file_path().map(|p| format!("in {}", p.display())));
+        let source = match from_file {
+            Some(file) => file,
+            None if std::env::var_os(&variable).is_some() => {
+                format!("from environment variable {variable}")
+            }
+            None => error
+                .metadata
+                .as_ref()
+                .map(|m| format!("from {}", m.name))
+                .unwrap_or_default(),
+        };
+        let value = figment
+            .find_value(&key)
+            .ok()
+            .and_then(|v| serde_json::to_string(&v).ok());
+        let problem = match &error.kind {
+            figment::error::Kind::InvalidType(_, expected)
+            | figment::error::Kind::InvalidValue(_, expected) => format!("expected {expected}"),
+            kind => kind.to_string(),
+        };
+        lines.push(match (key.is_empty(), value) {
+            (true, _) => problem,
+            (false, Some(value)) => format!("{key} = {value} ({source}) is invalid: {problem}"),
+            (false, None) => format!("{key} ({source}) is invalid: {problem}"),
+        });
+    }
+    lines.join("; ")
 }
 
 /// The configuration after parsing: what the rest of the program uses.
@@ -142,6 +217,16 @@ pub struct Settings {
     /// Lower-case host names, without a trailing dot.
     pub blocked_domains: Vec<String>,
     pub delivery_claim_secs: u64,
+    pub registrations_open: bool,
+    pub hash_concurrency: usize,
+    pub hash_wait_ms: u64,
+    pub login_per_minute: u32,
+    pub signups_per_hour: u32,
+    pub inbox_per_minute: u32,
+    pub resolve_per_minute: u32,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Settings {
@@ -159,8 +244,14 @@ impl Settings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A value that cannot be read, described by [`describe`]: key, value, where it came from.
     #[error("configuration: {0}")]
-    Read(#[from] Box<figment::Error>),
+    Read(String),
+    #[error(
+        "configuration file {0} does not exist (named by --config or FEDFLATTR_CONFIG); \
+         without either, ./fedflattr.toml is read when present"
+    )]
+    MissingFile(String),
     #[error("configuration: {0}")]
     Invalid(#[from] ParseError),
 }
@@ -185,8 +276,14 @@ impl Config {
     /// Reads defaults, then the file (`path`, or `fedflattr.toml` when present), then the
     /// environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        // A file the admin named must be there: silently running on defaults would point the
+        // admin commands at another database.
+        if let Some(path) = path.filter(|p| !p.is_file()) {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.into());
+            return Err(ConfigError::MissingFile(shown.display().to_string()));
+        }
         let file = path.unwrap_or_else(|| Path::new("fedflattr.toml"));
-        Figment::from(Serialized::defaults(Config::default()))
+        let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
             // FEDFLATTR_CONFIG names the file itself (see cli.rs); FEDFLATTR_TEST_DATABASE_URL
             // belongs to the test suite. Neither is a setting.
@@ -197,9 +294,10 @@ impl Config {
                 "MIN_BUDGET",
                 "PAYOUT_MINIMUM",
             ]))
-            .merge(decimal_environment())
+            .merge(decimal_environment());
+        figment
             .extract()
-            .map_err(|e| ConfigError::Read(Box::new(e)))
+            .map_err(|e| ConfigError::Read(describe(&figment, e)))
     }
 
     pub fn settings(&self) -> Result<Settings, ConfigError> {
@@ -242,6 +340,16 @@ impl Config {
                 .collect(),
             // Claims are kept in whole seconds: below 2 a renewal could come too late.
             delivery_claim_secs: self.delivery_claim_secs.max(2),
+            registrations_open: self.registrations_open,
+            hash_concurrency: self.hash_concurrency,
+            hash_wait_ms: self.hash_wait_ms,
+            login_per_minute: self.login_per_minute,
+            signups_per_hour: self.signups_per_hour,
+            inbox_per_minute: self.inbox_per_minute,
+            resolve_per_minute: self.resolve_per_minute,
+            header_timeout_secs: self.header_timeout_secs.max(1),
+            body_timeout_secs: self.body_timeout_secs.max(1),
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }

@@ -27,6 +27,7 @@ use crate::domain::period::Period;
 use crate::domain::thing::{AutoSubmit, ThingUrl, page_id};
 use crate::federation::{FederationError, outbox, resolve};
 use crate::ledger::{self, Account, LedgerError};
+use crate::limits::Limited;
 use crate::state::AppState;
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::subscriptions::{self, SubscriptionRow};
@@ -49,6 +50,15 @@ pub enum FlattrError {
     /// Resolving an object of another server failed (unreachable, not flattrable, refused).
     #[error(transparent)]
     Remote(#[from] FederationError),
+    /// Too many remote URLs of one origin resolved lately (see `limits`).
+    #[error("too many remote URLs of this server resolved lately")]
+    Limited(Limited),
+}
+
+impl From<Limited> for FlattrError {
+    fn from(limited: Limited) -> Self {
+        FlattrError::Limited(limited)
+    }
 }
 
 impl From<FlattrRefusal> for FlattrError {
@@ -86,6 +96,11 @@ pub async fn find(data: &Data<AppState>, url: &ThingUrl) -> Result<Target, Flatt
     if url.as_url().origin() == base.origin() {
         return Err(FlattrError::Unregistered);
     }
+    // Each resolution fetches from the URL's server on our behalf: bounded per origin so that
+    // our users cannot make us flood a server.
+    data.limits
+        .resolve
+        .check(&crate::federation::origin(url.as_url()))?;
     Ok(Target::Remote(
         resolve::resolve_thing(data, url.as_url()).await?,
     ))

@@ -25,6 +25,7 @@ pub mod federation;
 pub mod flattring;
 pub mod http;
 pub mod ledger;
+pub mod limits;
 pub mod settle;
 pub mod state;
 pub mod store;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::limits::Limits;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AppState {
     /// The same client for GETs: each is signed by the instance actor, and a 401/403 answer is
     /// an error of its own (`federation::client::FetchRefused`).
     pub fetcher: reqwest_middleware::ClientWithMiddleware,
+    /// The bound on hashing and the rate limits, shared by every request.
+    pub limits: Arc<Limits>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -20,7 +20,8 @@ use crate::store::Store;
     about = "A federated Flattr: the Like button with money"
 )]
 pub struct Cli {
-    /// Configuration file (default: ./fedflattr.toml when present).
+    /// Configuration file (default: ./fedflattr.toml when present). A file named here must
+    /// exist.
     #[arg(long, global = true, env = "FEDFLATTR_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -98,7 +99,11 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, Failure> 
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin { json, command } => {
-            let store = Store::connect(&settings.database_url).await.map_err(fail)?;
+            // Only `serve` and `migrate` create a database: an admin command pointed at the
+            // wrong place must not "succeed" on a new, empty one.
+            let store = Store::connect_existing(&settings.database_url)
+                .await
+                .map_err(fail)?;
             store.migrate().await.map_err(fail)?;
             let result = admin::run(&store, &settings, json, command).await;
             store.close().await;

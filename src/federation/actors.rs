@@ -336,8 +336,17 @@ impl Object for RemoteActor {
         if !json.kind.any_of(ACTOR_KINDS) {
             return Err(refuse("is not an actor"));
         }
-        if !same_origin(&json.id, expected) || !same_origin(&json.inbox, &json.id) {
-            return Err(refuse("is not on the origin it was fetched from"));
+        // Redirects are not followed, so the id must be the very URL we asked for (a key id's
+        // fragment aside): an actor document cannot speak for another actor on its server.
+        let mut asked = expected.clone();
+        asked.set_fragment(None);
+        let mut id = json.id.clone();
+        id.set_fragment(None);
+        if id != asked {
+            return Err(refuse("is not the actor it was fetched as"));
+        }
+        if !same_origin(&json.inbox, &json.id) {
+            return Err(refuse("has an inbox on another server"));
         }
         if json.public_key.owner != json.id {
             return Err(refuse("publishes a key that belongs to another actor"));
@@ -354,9 +363,12 @@ impl Object for RemoteActor {
             .unwrap_or("Person")
             .to_owned();
         let username = json.preferred_username.clone().unwrap_or_default();
+        // A shared inbox on another server would send our Likes for this actor elsewhere:
+        // ignored, so deliveries go to the actor's own inbox.
         let shared_inbox = json
             .endpoints
             .and_then(|e| e.shared_inbox)
+            .filter(|inbox| same_origin(inbox, &json.id))
             .map(|u| u.to_string());
         sqlx::query(
             "INSERT INTO remote_actors (ap_id, kind, username, inbox, shared_inbox, public_key, fetched_at)

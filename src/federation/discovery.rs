@@ -92,7 +92,7 @@ pub async fn nodeinfo(data: Data<AppState>) -> Result<Response, FederationError>
         "software": {"name": "fedflattr", "version": env!("CARGO_PKG_VERSION")},
         "protocols": ["activitypub"],
         "services": {"inbound": [], "outbound": []},
-        "openRegistrations": true,
+        "openRegistrations": data.settings.registrations_open,
         "usage": {"users": {"total": users}, "localPosts": things},
         "metadata": {
             "nodeName": data.settings.domain,

@@ -1,12 +1,16 @@
 //! The inboxes (`/users/{name}/inbox` and the shared `/inbox`): every check of DESIGN.md
 //! before anything counts.
 //!
-//! In order: if the activity parses, its id is on its actor's exact origin and the actor is not
-//! one of ours (our own check, before any signature work); the body's digest matches; the
-//! activity parses; the actor is fetched (content type and id checked) and the signature verifies with that actor's
+//! In order: the body's digest matches; the activity parses; its id is on its actor's domain
+//! and not ours, then on its actor's exact origin (ours, in each activity's `verify`); the
+//! actor is fetched (content type and id checked) and the signature verifies with that actor's
 //! own key, so a key of another actor fails; the signature is no older than its validity; the
 //! object is one of our things in our database; period, currency and value are valid; an id
 //! seen before changes nothing. A refusal is a 4xx with the reason, also logged.
+//!
+//! Before any of that, and before anything is fetched: the sending origin's rate limit, the
+//! body's size (`max_body_bytes`, 413) and the signature policy (`signature_policy`: what the
+//! signature must cover, and its time window).
 //!
 //! Draft-cavage signatures (Mastodon's) go through `activitypub_federation`. RFC 9421
 //! signatures (`Signature-Input`, Fedify's first choice) are verified here, then the same
@@ -16,45 +20,116 @@ use activitypub_federation::axum::inbox::{ActivityData, receive_activity};
 use activitypub_federation::config::Data;
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::traits::{Activity, Actor};
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::activities::{InboxActivity, check_origins};
 use super::actors::RemoteActor;
-use super::{FederationError, rfc9421, same_origin};
+use super::signature_policy::{self, PolicyError};
+use super::{FederationError, origin, rfc9421, same_origin};
+use crate::limits::Limited;
 use crate::state::AppState;
 
-/// Signatures older than this are expired (as for draft-cavage, one hour).
-const VALIDITY_SECS: i64 = 3600;
-/// How far in the future a signature's `created` may be (clocks differ).
-const CLOCK_SKEW_SECS: i64 = 300;
-/// The largest activity accepted.
-const MAX_BODY: usize = 256 * 1024;
-
-pub async fn receive(
-    data: Data<AppState>,
-    request: Request,
-) -> Result<StatusCode, FederationError> {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        FederationError::refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "the activity is too large",
+pub async fn receive(data: Data<AppState>, request: Request) -> Response {
+    if let Some(sender) = signing_origin(request.headers())
+        && let Err(Limited::TooMany { retry_after } | Limited::Busy { retry_after }) =
+            data.limits.inbox.check(&sender)
+    {
+        let mut response = FederationError::refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many deliveries from {sender}; retry in {retry_after} s"),
         )
-    })?;
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        return response;
+    }
+    match receive_checked(&data, request).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The origin of the key a request claims to be signed with, before anything is verified:
+/// the key for the per-origin rate limit. A forger can spend another origin's quota, but only
+/// with requests that then fail verification; the real peer's deliveries are retried.
+fn signing_origin(headers: &HeaderMap) -> Option<String> {
+    let header = headers
+        .get("signature-input")
+        .or_else(|| headers.get("signature"))?
+        .to_str()
+        .ok()?;
+    let lower = header.to_ascii_lowercase();
+    let start = lower.find("keyid=\"")? + "keyid=\"".len();
+    let end = header[start..].find('"')? + start;
+    url::Url::parse(&header[start..end])
+        .ok()
+        .map(|key| origin(&key))
+}
+
+/// Reads the body, refusing one larger than `max_body_bytes` with 413.
+async fn read_body(data: &Data<AppState>, body: Body) -> Result<Bytes, FederationError> {
+    let limit = data.settings.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .any(|e| e.to_string().contains("length limit"));
+        if too_large {
+            FederationError::refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                format!("the activity is larger than {limit} bytes"),
+            )
+        } else {
+            FederationError::refused(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body could not be read",
+            )
+        }
+    })
+}
+
+fn policy_refusal(error: PolicyError) -> FederationError {
+    let code = match error {
+        PolicyError::Incomplete(_) | PolicyError::Unsigned => "signature_incomplete",
+        _ => "signature_invalid",
+    };
+    FederationError::refused(StatusCode::UNAUTHORIZED, code, error.to_string())
+}
+
+async fn receive_checked(data: &Data<AppState>, request: Request) -> Result<(), FederationError> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(data, body).await?;
     // Our origin rules (the id on its actor's origin; never one of our own actors) come before
     // any signature check or key fetch, for both signature schemes: a forgery is refused for
     // what it claims, with our reason, instead of the library's vaguer one for a local id.
     if let Ok(activity) = serde_json::from_slice::<InboxActivity>(&body) {
-        check_origins(&data, activity.id(), activity.actor())?;
+        check_origins(data, activity.id(), activity.actor())?;
     }
     if parts.headers.contains_key("signature-input") {
-        receive_rfc9421(&data, parts, body).await?;
-        return Ok(StatusCode::ACCEPTED);
+        return receive_rfc9421(data, parts, body).await;
     }
-    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    let signature = parts
+        .headers
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| policy_refusal(PolicyError::Unsigned))?;
+    let date = parts
+        .headers
+        .get(header::DATE)
+        .and_then(|v| v.to_str().ok());
+    // Transport time, not the instance's business clock (which tests move between periods):
+    // signatures are stamped with the sender's real clock.
+    signature_policy::check_cavage(signature, date, true, chrono::Utc::now())
+        .map_err(policy_refusal)?;
+    let request = Request::from_parts(parts, Body::from(body));
     let activity = ActivityData::from_request(request, &())
         .await
         .map_err(|r| {
@@ -64,8 +139,7 @@ pub async fn receive(
                 "the body could not be read",
             )
         })?;
-    receive_activity::<InboxActivity, RemoteActor, AppState>(activity, &data).await?;
-    Ok(StatusCode::ACCEPTED)
+    receive_activity::<InboxActivity, RemoteActor, AppState>(activity, data).await
 }
 
 fn unauthorized(reason: impl Into<String>) -> FederationError {
@@ -75,7 +149,7 @@ fn unauthorized(reason: impl Into<String>) -> FederationError {
 async fn receive_rfc9421(
     data: &Data<AppState>,
     parts: axum::http::request::Parts,
-    body: axum::body::Bytes,
+    body: Bytes,
 ) -> Result<(), FederationError> {
     let header = |name: &str| {
         let values: Vec<&str> = parts
@@ -99,29 +173,17 @@ async fn receive_rfc9421(
         &header("signature").ok_or_else(|| unauthorized("Signature-Input without Signature"))?,
     )
     .map_err(unauthorized)?;
-    // The signature must cover the request line and the body, or it authenticates neither.
-    let covers = |c: &str| signature.components.iter().any(|s| s == c);
-    if !covers("@method")
-        || !(covers("@target-uri") || covers("@path") || covers("@request-target"))
-        || !covers("content-digest")
-    {
-        return Err(unauthorized(
-            "the signature must cover @method, the target and content-digest",
-        ));
-    }
-    // Transport time, not the instance's business clock (which tests move between periods):
-    // signatures are stamped with the sender's real clock, as for draft-cavage.
-    let now = chrono::Utc::now().timestamp();
+    // The signature must cover the request line (with the host) and the body, or it
+    // authenticates neither.
+    signature_policy::check_rfc9421(&signature.components, true).map_err(policy_refusal)?;
+    // Transport time, not the instance's business clock (see above).
+    let now = chrono::Utc::now();
     let created = signature
         .created
         .ok_or_else(|| unauthorized("the signature has no created time"))?;
-    if created > now + CLOCK_SKEW_SECS
-        || now - created > VALIDITY_SECS
-        || signature.expires.is_some_and(|e| e < now)
-    {
-        return Err(unauthorized(format!(
-            "the signature is expired or not yet valid (created {created})"
-        )));
+    signature_policy::check_time(created, now).map_err(policy_refusal)?;
+    if let Some(expires) = signature.expires.filter(|e| *e < now.timestamp()) {
+        return Err(policy_refusal(PolicyError::Expired(expires)));
     }
 
     let activity: InboxActivity = serde_json::from_slice(&body).map_err(|e| {
@@ -148,6 +210,13 @@ async fn receive_rfc9421(
     let actor: RemoteActor = ObjectId::<RemoteActor>::from(actor_id.clone())
         .dereference(data)
         .await?;
+    if actor.ap_id.0 != actor_id {
+        return Err(FederationError::refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_actor",
+            format!("{actor_id} is not the actor it was fetched as"),
+        ));
+    }
 
     let path = parts
         .uri

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod pages;
 pub mod resolve;
 pub mod rfc9421;
+pub mod signature_policy;
 pub mod signing;
 pub mod vocab;
 
@@ -116,6 +117,15 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
     origin(a) == origin(b)
 }
 
+/// Pages that answer HTML or ActivityPub JSON by `Accept` must say so to caches, or a cache
+/// could hand a browser the JSON (or a server the HTML).
+fn vary_accept() -> tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::appending(
+        axum::http::header::VARY,
+        axum::http::HeaderValue::from_static("Accept"),
+    )
+}
+
 /// The federation routes: discovery, actors, things, likes, inboxes.
 pub fn router(federation: Federation) -> Router<AppState> {
     Router::new()
@@ -123,7 +133,7 @@ pub fn router(federation: Federation) -> Router<AppState> {
         .route("/.well-known/nodeinfo", get(discovery::nodeinfo_links))
         .route("/nodeinfo/2.1", get(discovery::nodeinfo))
         .route("/actor", get(actors::instance_actor))
-        .route("/users/{name}", get(pages::user))
+        .route("/users/{name}", get(pages::user).layer(vary_accept()))
         .route("/users/{name}/outbox", get(actors::outbox))
         .route(
             "/users/{name}/likes/{id}",
@@ -131,7 +141,7 @@ pub fn router(federation: Federation) -> Router<AppState> {
         )
         .route("/users/{name}/inbox", post(inbox::receive))
         .route("/inbox", post(inbox::receive))
-        .route("/things/{id}", get(pages::thing))
+        .route("/things/{id}", get(pages::thing).layer(vary_accept()))
         .layer(FederationMiddleware::new(federation))
 }
 

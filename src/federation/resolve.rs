@@ -11,13 +11,11 @@ use serde_json::Value;
 use url::Url;
 
 use super::actors::RemoteActor;
-use super::client::{FetchRefused, guard};
+use super::client::{FetchRefused, PAGE_LIMIT, get_json, guard, read_prefix};
 use super::objects::{FLATTRABLE, RemoteObject};
 use super::{FederationError, origin, same_origin};
 use crate::state::AppState;
 use crate::store::things::RemoteThing;
-
-const PAGE_LIMIT: usize = 512 * 1024;
 
 fn unresolvable(url: &Url, reason: impl std::fmt::Display) -> FederationError {
     FederationError::refused(
@@ -88,6 +86,14 @@ pub async fn resolve_thing(
             } => e,
             other => unresolvable(&owner_id, other),
         })?;
+    // The library follows an actor document's `id` to another URL of the same server; the
+    // creator must be the actor named, not whichever one its document points to.
+    if owner.ap_id.0 != owner_id {
+        return Err(unresolvable(
+            &owner_id,
+            format!("{owner_id} is not the actor it was fetched as"),
+        ));
+    }
     let (fedflattr, currency) = speaks_fedflattr(data, &owner_id).await;
     if fedflattr && currency.as_deref() != Some(data.settings.currency.as_str()) {
         return Err(FederationError::refused(
@@ -118,15 +124,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
     let probe = async {
         let well_known = actor.join("/.well-known/nodeinfo").ok()?;
         guard(&data.settings, &well_known).await.ok()?;
-        let links: Value = data
-            .fetcher
-            .get(well_known)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let links = get_json(&data.fetcher, well_known).await.ok()?;
         let href = links["links"].as_array()?.iter().find_map(|l| {
             let rel = l["rel"].as_str()?;
             rel.ends_with("/schema/2.1")
@@ -143,15 +141,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
             return None;
         }
         guard(&data.settings, &href).await.ok()?;
-        let info: Value = data
-            .fetcher
-            .get(href)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let info = get_json(&data.fetcher, href).await.ok()?;
         let flattr = info["metadata"]["flattr"].as_object()?;
         flattr.get("protocol")?.as_str()?;
         Some(
@@ -169,7 +159,7 @@ pub async fn speaks_fedflattr(data: &Data<AppState>, actor: &Url) -> (bool, Opti
 
 /// The ActivityPub object a web page points to.
 async fn linked_object(data: &Data<AppState>, url: &Url) -> Result<Url, FederationError> {
-    let mut response = data
+    let response = data
         .fetcher
         .get(url.clone())
         .header("accept", "text/html")
@@ -185,13 +175,10 @@ async fn linked_object(data: &Data<AppState>, url: &Url) -> Result<Url, Federati
             format!("the page answered {}", response.status()),
         ));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| unresolvable(url, e))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > PAGE_LIMIT {
-            break;
-        }
-    }
+    // The links sit in <head>: a longer page is searched in its first part only.
+    let body = read_prefix(response, PAGE_LIMIT)
+        .await
+        .map_err(|e| unresolvable(url, e))?;
     let html = String::from_utf8_lossy(&body);
     find_link(&html, url).ok_or_else(|| {
         unresolvable(

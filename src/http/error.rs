@@ -15,6 +15,7 @@ use crate::domain::flattr::FlattrRefusal;
 use crate::federation::FederationError;
 use crate::flattring::FlattrError;
 use crate::ledger::LedgerError;
+use crate::limits::Limited;
 use crate::settle::close::CloseError;
 use crate::store::StoreError;
 
@@ -24,6 +25,8 @@ pub struct ApiError {
     code: &'static str,
     description: String,
     field: Option<&'static str>,
+    /// Seconds after which a refused request may be retried (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 /// The body of every error answer.
@@ -45,6 +48,7 @@ impl ApiError {
             code,
             description: description.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -82,6 +86,11 @@ impl IntoResponse for ApiError {
             field: self.field,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -92,6 +101,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<Limited> for ApiError {
+    fn from(limited: Limited) -> Self {
+        let (status, code, description, retry_after) = match limited {
+            Limited::Busy { retry_after } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is busy with other log-ins and sign-ups; try again shortly",
+                retry_after,
+            ),
+            Limited::TooMany { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; try again later",
+                retry_after,
+            ),
+        };
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(status, code, format!("{description} (in {retry_after} s)"))
+        }
+    }
+}
+
 impl From<ParseError> for ApiError {
     fn from(e: ParseError) -> Self {
         ApiError {
@@ -99,6 +131,7 @@ impl From<ParseError> for ApiError {
             code: "invalid_parameters",
             description: e.to_string(),
             field: Some(e.field),
+            retry_after: None,
         }
     }
 }
@@ -124,9 +157,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Refused(refusal) => refusal.into(),
             StoreError::Invalid(parse) => parse.into(),
-            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Directory(..) => {
-                Self::internal(&e)
-            }
+            StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Directory(..)
+            | StoreError::Missing(_) => Self::internal(&e),
         }
     }
 }
@@ -149,6 +183,9 @@ impl From<LedgerError> for ApiError {
                 "invalid_parameters",
                 e.to_string(),
             ),
+            LedgerError::ReferenceReused { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             LedgerError::Store(store) => store.into(),
             LedgerError::Unbalanced { .. } => Self::internal(&e),
         }
@@ -207,6 +244,7 @@ impl From<FlattrError> for ApiError {
             FlattrError::Store(store) => store.into(),
             FlattrError::Ledger(ledger) => ledger.into(),
             FlattrError::Remote(federation) => federation.into(),
+            FlattrError::Limited(limited) => limited.into(),
         }
     }
 }

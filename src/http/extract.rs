@@ -1,7 +1,9 @@
 //! Request extractors whose failures are JSON errors: the body, the path, the query, and the
 //! bearer-token user.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -81,5 +83,49 @@ impl FromRequestParts<AppState> for MaybeUser {
         } else {
             Ok(MaybeUser(None))
         }
+    }
+}
+
+/// The address of the client, for the per-address rate limits: the connection's peer, or —
+/// when that peer is one of `trusted_proxies` — the last address in `X-Forwarded-For` that is
+/// not a trusted proxy (the proxy appends the address it saw; earlier entries are the
+/// client's word and could be anything).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Requests served without a socket (none in the server; possible in tests that call
+        // the router directly) count as one unspecified client.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |info| {
+                info.0.ip().to_canonical()
+            });
+        let trusted = &state.settings.trusted_proxies;
+        if !trusted.contains(&peer) {
+            return Ok(ClientIp(peer));
+        }
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .map(|a| a.to_canonical())
+            .collect::<Vec<_>>();
+        let client = forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer);
+        Ok(ClientIp(client))
     }
 }

@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -73,6 +75,7 @@ pub fn router(state: AppState, federation: crate::federation::Federation) -> Rou
     let api = api.merge(crate::federation::router(federation.clone()));
     let openapi = Arc::new(openapi);
     let max_body = state.settings.max_body_bytes;
+    let body_timeout = std::time::Duration::from_secs(state.settings.body_timeout_secs);
     api.route(
         "/api/v1/openapi.json",
         get(move || {
@@ -90,6 +93,20 @@ pub fn router(state: AppState, federation: crate::federation::Federation) -> Rou
         )
     })
     .layer(DefaultBodyLimit::max(max_body))
+    // A client that starts a body must finish it in time, or it holds a connection and a
+    // handler for as long as it likes.
+    .layer(RequestBodyTimeoutLayer::new(body_timeout))
+    // Browsers must not guess types (a JSON answer is never run as a script) and nothing may
+    // frame our pages (clickjacking of a flattr). A route that must be framed — the
+    // embeddable button to come — sets its own Content-Security-Policy, which is kept.
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ))
     .layer(CatchPanicLayer::custom(|_| {
         axum::response::IntoResponse::into_response(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -103,6 +120,10 @@ pub fn router(state: AppState, federation: crate::federation::Federation) -> Rou
     ))
     .with_state(state)
 }
+
+/// What our pages may load: nothing but their own inline-free HTML; no framing anywhere.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Ready when the database answers.
 async fn healthz(

@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AuthUser, Json, Path};
+use super::extract::{AuthUser, ClientIp, Json, Path};
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::domain::split::close_user;
@@ -135,24 +135,29 @@ pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
 
 /// Signs up and returns a bearer token. The budget starts at the instance minimum.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = Credentials,
-    responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Session), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn sign_up(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Json(body): Json<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
+    if !state.settings.registrations_open {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "registrations_closed",
+            "this instance does not take sign-ups; ask its admin for an account",
+        ));
+    }
+    state.limits.sign_up.check(&client)?;
     let username = Username::parse(&body.username)?;
     let password = NewPassword::parse(&body.password)?;
-    // argon2 and RSA key generation are CPU-bound: keep them off the async threads.
-    let (hash, keys) =
-        tokio::task::spawn_blocking(move || (password::hash(&password), generate_keys()))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    e.to_string(),
-                )
-            })?;
+    // argon2 and RSA key generation are CPU- and memory-heavy: a few at a time, off the async
+    // threads.
+    let (hash, keys) = state
+        .limits
+        .heavy(move || (password::hash(&password), generate_keys()))
+        .await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let new = NewUser {
@@ -181,11 +186,14 @@ async fn sign_up(
 
 /// Logs in with username and password and returns a new bearer token.
 #[utoipa::path(post, path = "/tokens", tag = "users", request_body = Credentials,
-    responses((status = 201, body = Session), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = Session), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn log_in(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Json(body): Json<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
+    state.limits.login.check(&client)?;
     let wrong = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -194,18 +202,21 @@ async fn log_in(
         )
     };
     let user = match users::by_name(state.store.pool(), &body.username).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound(_)) => return Err(wrong()),
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let stored = user.password_hash.clone();
+    // An unknown name is checked against a dummy hash: it costs what a known one costs, so
+    // neither the answer's time nor the load tells which names exist.
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
     let candidate = body.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
-        .await
-        .unwrap_or(false);
-    if !ok {
+    let ok = state
+        .limits
+        .heavy(move || password::verify_or_dummy(stored.as_deref(), &candidate))
+        .await?;
+    let Some(user) = user.filter(|_| ok) else {
         return Err(wrong());
-    }
+    };
     let mut tx = state.store.begin().await?;
     let token = tokens::issue(&mut tx, user.id, state.clock.now()).await?;
     tx.commit().await?;

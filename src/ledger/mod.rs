@@ -73,6 +73,11 @@ pub enum LedgerError {
     Insufficient { available: Money },
     #[error("the amount must be positive")]
     NotPositive,
+    #[error(
+        "bank reference {reference} was already recorded as a deposit of {recorded}, not this \
+         one; a reference names one payment"
+    )]
+    ReferenceReused { reference: String, recorded: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -238,10 +243,11 @@ pub async fn deposit(
         return Err(LedgerError::NotPositive);
     }
     let negative = Money::from_minor(-amount.minor());
-    post(
+    let key = format!("deposit:{reference}");
+    let posted = post(
         tx,
         "deposit",
-        &format!("deposit:{reference}"),
+        &key,
         "funds received",
         &[
             (Account::World, negative),
@@ -249,5 +255,36 @@ pub async fn deposit(
         ],
         now,
     )
-    .await
+    .await?;
+    if posted == Posted::AlreadyPosted {
+        // The same payment recorded twice is harmless; the same reference with another amount
+        // or for another user is a typo that would otherwise vanish as "already recorded".
+        let (account, recorded): (String, i64) = sqlx::query_as(
+            "SELECT a.name, p.amount FROM ledger_transactions t
+             JOIN postings p ON p.transaction_id = t.id
+             JOIN accounts a ON a.id = p.account_id
+             WHERE t.reference = $1 AND a.kind = 'wallet'",
+        )
+        .bind(&key)
+        .fetch_one(&mut **tx)
+        .await?;
+        if account != Account::Wallet(user_id).name() || recorded != amount.minor() {
+            let owner: Option<String> = sqlx::query_scalar(
+                "SELECT u.username FROM accounts a JOIN users u ON u.id = a.user_id
+                 WHERE a.name = $1",
+            )
+            .bind(&account)
+            .fetch_optional(&mut **tx)
+            .await?;
+            return Err(LedgerError::ReferenceReused {
+                reference: reference.to_owned(),
+                recorded: format!(
+                    "{} for {}",
+                    Money::from_minor(recorded),
+                    owner.unwrap_or(account)
+                ),
+            });
+        }
+    }
+    Ok(posted)
 }

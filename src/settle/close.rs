@@ -53,7 +53,6 @@ macro_rules! shares_insert {
     };
 }
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
     #[error("period {period} has not ended yet; it can be closed from {ends}")]
@@ -187,7 +186,7 @@ async fn run_stage(
         Stage::Snapshot => {
             // Under the close lock: no earlier period may still be open (closers that call
             // `close` never get here with one, but the rule holds for every caller).
-            if let Some(earlier) = open_before(&mut **tx, period).await?.first() {
+            if let Some(earlier) = periods::open_before(&mut **tx, period).await?.first() {
                 return Err(CloseError::EarlierOpen {
                     period,
                     earlier: *earlier,

@@ -50,6 +50,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot prepare the database directory {0}: {1}")]
     Directory(String, std::io::Error),
+    #[error(
+        "there is no database at {0}; admin commands never create one. Create it with \
+         `fedflattr migrate` (or `fedflattr serve`), or point at the right one with \
+         `database_url` in the configuration file (--config) or FEDFLATTR_DATABASE_URL"
+    )]
+    Missing(String),
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -65,6 +71,17 @@ impl Store {
     /// Opens the database named by `url` (`sqlite://path` or `postgres://…`). A SQLite file and
     /// its directory are created when missing, so a fresh machine needs no setup.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::open(url, true).await
+    }
+
+    /// Opens a database that must exist already: what the admin commands use, so that a
+    /// command run from the wrong directory (a relative SQLite path) fails and names the path
+    /// instead of writing to a new, empty database.
+    pub async fn connect_existing(url: &str) -> Result<Store, StoreError> {
+        Store::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -78,13 +95,17 @@ impl Store {
         };
         let mut url = url.to_owned();
         if backend == Backend::Sqlite {
-            ensure_sqlite_directory(&url)?;
+            let path = sqlite_path(&url);
+            if create {
+                ensure_sqlite_directory(path)?;
+            } else if !path.is_empty() && path != ":memory:" && !Path::new(path).is_file() {
+                let shown = std::path::absolute(path).unwrap_or_else(|_| path.into());
+                return Err(StoreError::Missing(shown.display().to_string()));
+            }
             if !url.contains("mode=") {
-                url.push_str(if url.contains('?') {
-                    "&mode=rwc"
-                } else {
-                    "?mode=rwc"
-                });
+                let mode = if create { "mode=rwc" } else { "mode=rw" };
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(mode);
             }
         }
         let options = AnyConnectOptions::from_str(&url)?;
@@ -143,13 +164,16 @@ impl Store {
     }
 }
 
-fn ensure_sqlite_directory(url: &str) -> Result<(), StoreError> {
-    let path = url
-        .trim_start_matches("sqlite://")
+/// The file path of a `sqlite:` URL (empty or `:memory:` for an in-memory database).
+fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn ensure_sqlite_directory(path: &str) -> Result<(), StoreError> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }

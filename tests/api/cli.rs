@@ -7,12 +7,28 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app};
 
 fn fedflattr(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fedflattr"))
-        .args(args)
-        .env("FEDFLATTR_DATABASE_URL", &app.database_url)
-        .env("FEDFLATTR_CONFIG", "/nonexistent/fedflattr.toml")
-        .output()
-        .expect("run fedflattr")
+    let mut command = in_empty_directory(args);
+    command.env("FEDFLATTR_DATABASE_URL", &app.database_url);
+    command.output().expect("run fedflattr")
+}
+
+/// The binary run in a fresh directory (so no ./fedflattr.toml is read) with no setting from
+/// the environment; the directory lives as long as the process needs it (the test's).
+fn in_empty_directory(args: &[&str]) -> Command {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fedflattr"));
+    command.args(args).current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FEDFLATTR_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn stderr_of(output: &Output) -> String {
+    assert!(!output.status.success(), "the command should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn json_of(output: &Output) -> Value {
@@ -227,4 +243,147 @@ async fn a_deposit_to_nobody_or_of_a_negative_or_zero_amount_fails_with_a_messag
     }
     assert_eq!(app.wallet("alice").await, 0);
     assert_eq!(app.ledger_lines().await, vec![]);
+}
+
+#[test]
+fn admin_commands_on_a_missing_database_fail_and_name_it_instead_of_creating_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["admin", "deposit", "alice", "5.00"][..],
+        &["admin", "user", "create", "bob"][..],
+        &["admin", "audit"][..],
+    ] {
+        let output = in_empty_directory(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        let expected = dir.path().join("data/fedflattr.db");
+        assert!(
+            stderr.contains(&expected.display().to_string())
+                && stderr.contains("fedflattr migrate"),
+            "{stderr}"
+        );
+        assert!(
+            !dir.path().join("data").exists(),
+            "{args:?} created a database"
+        );
+    }
+    // `migrate` (like `serve`) is what creates it.
+    let migrate = in_empty_directory(&["migrate"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let audit = in_empty_directory(&["admin", "audit"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}
+
+#[test]
+fn a_configuration_file_named_but_missing_is_an_error() {
+    let missing = std::env::temp_dir().join("no-such-dir-fedflattr/fedflattr.toml");
+    let output = in_empty_directory(&["--config", missing.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(&missing.display().to_string()) && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    let output = in_empty_directory(&["admin", "audit"])
+        .env("FEDFLATTR_CONFIG", &missing)
+        .output()
+        .unwrap();
+    assert!(stderr_of(&output).contains("does not exist"));
+}
+
+#[test]
+fn a_bad_configuration_value_names_the_setting_the_value_and_where_it_came_from() {
+    let output = in_empty_directory(&["migrate"])
+        .env("FEDFLATTR_FEE_RATE", "abc")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("fee_rate = \"abc\"") && stderr.contains("FEDFLATTR_FEE_RATE"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("BTreeMap") && !stderr.contains("default."),
+        "{stderr}"
+    );
+
+    let output = in_empty_directory(&["migrate"])
+        .env("FEDFLATTR_PORT", "eighty")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("port = \"eighty\"") && stderr.contains("FEDFLATTR_PORT"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fedflattr.toml");
+    std::fs::write(&file, "min_budget = \"two\"\n").unwrap();
+    let output = in_empty_directory(&["--config", file.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("min_budget = \"two\"") && stderr.contains(&file.display().to_string()),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_bank_reference_used_again_with_another_amount_or_user_is_an_error() {
+    let app = spawn_app().await;
+    app.sign_up("alice").await;
+    app.sign_up("bob").await;
+    let deposit = |user: &'static str, amount: &'static str| {
+        fedflattr(
+            &app,
+            &[
+                "admin",
+                "deposit",
+                user,
+                amount,
+                "--reference",
+                "bank-7",
+                "--json",
+            ],
+        )
+    };
+    assert_eq!(json_of(&deposit("alice", "10.00"))["wallet"], "10.00");
+    let again = json_of(&deposit("alice", "10.00"));
+    assert_eq!(
+        again["duplicate"], true,
+        "the same payment twice counts once"
+    );
+
+    let stderr = stderr_of(&deposit("alice", "12.00"));
+    assert!(
+        stderr.contains("bank-7") && stderr.contains("10.00 for alice"),
+        "{stderr}"
+    );
+    let stderr = stderr_of(&deposit("bob", "10.00"));
+    assert!(stderr.contains("10.00 for alice"), "{stderr}");
+
+    let alice = app.user_id("alice").await;
+    let bob = app.user_id("bob").await;
+    assert_eq!(app.balance(&format!("wallet:{alice}")).await, 100_000);
+    assert_eq!(app.balance(&format!("wallet:{bob}")).await, 0);
+    app.assert_books_balance().await;
 }

@@ -11,6 +11,7 @@ mod common;
 mod deliveries_once;
 mod flattrs;
 mod helpers;
+mod limits;
 mod payouts;
 mod schema;
 mod subscriptions;

@@ -93,6 +93,12 @@ impl<'a> Setup<'a> {
             auto_close: false,
             // …and run the delivery queue themselves too.
             delivery_interval_secs: 3600,
+            // Every test client is 127.0.0.1 and every test peer one origin: the per-address
+            // and per-origin limits would count a whole test as one visitor. The tests of the
+            // limits (tests/api/limits.rs) set their own.
+            login_per_minute: 0,
+            signups_per_hour: 0,
+            inbox_per_minute: 0,
             ..Config::default()
         };
         for tweak in self.tweaks {

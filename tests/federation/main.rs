@@ -3,6 +3,7 @@
 //! development-mode resolver maps to 127.0.0.1), talking real HTTP.
 
 mod authorized_fetch;
+mod bounds;
 #[path = "../common/mod.rs"]
 mod common;
 mod discovery;
