@@ -59,9 +59,15 @@ async fn what_we_send_parses_back_into_the_types_that_read_what_others_send() {
         .await;
     assert_eq!(response.status(), 201);
     let flattr: Value = response.json().await.unwrap();
-    // The Like a peer may fetch later is the one that is sent.
+    // The Like a peer may fetch later is the one that is sent; it is published under the
+    // flattr's public id, never its row id.
+    let public_id =
+        fedflattr::store::flattrs::by_id(alpha.state.store.pool(), flattr["id"].as_i64().unwrap())
+            .await
+            .unwrap()
+            .public_id;
     let served = alpha
-        .get_activity_json(&format!("/users/alice/likes/{}", flattr["id"]))
+        .get_activity_json(&format!("/users/alice/likes/{public_id}"))
         .await;
     let undo = alpha
         .client
