@@ -9,6 +9,8 @@
 //! a failed install fails these tests, it never skips them.
 
 mod common;
+#[path = "fedify/proofs.rs"]
+mod proofs;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

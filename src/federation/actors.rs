@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::vocab::{ACTIVITY_JSON, Kinds, Link, context, lenient, one_or_many};
+use super::proof::Multikey;
+use super::vocab::{ACTIVITY_JSON, Kinds, Link, actor_context, context, lenient, one_or_many};
 use super::{FederationError, same_origin};
 use crate::state::AppState;
 use crate::store::{Store, StoreError, epoch, from_epoch, users};
@@ -90,6 +91,7 @@ pub fn person(state: &AppState, user: &users::UserRow) -> ActorJson {
         manually_approves_followers: Some(false),
         published: Some(from_epoch(user.created_at)),
         public_key: public_key(&id, &user.public_key),
+        assertion_method: Vec::new(),
         attachment: vec![payment_link(&id)],
         id,
     }
@@ -99,12 +101,17 @@ pub fn person_json(state: &AppState, user: &users::UserRow) -> Value {
     serde_json::to_value(person(state, user)).expect("an actor serializes")
 }
 
-/// The instance actor (`Application`), which signs our fetches and instance-to-instance
-/// documents.
-pub fn application(state: &AppState, public_key_pem: &str) -> ActorJson {
+/// The instance actor (`Application`), which signs our fetches (RSA `publicKey`) and the
+/// object integrity proofs of settlement documents (its Ed25519 keys, every one ever made, in
+/// `assertionMethod`).
+pub fn application(
+    state: &AppState,
+    public_key_pem: &str,
+    assertion_method: Vec<Multikey>,
+) -> ActorJson {
     let id = instance_url(state);
     ActorJson {
-        context: Some(context()),
+        context: Some(actor_context()),
         kind: Kinds::from("Application"),
         preferred_username: Some(state.settings.domain.clone()),
         name: Some(format!("fedflattr at {}", state.settings.domain)),
@@ -117,6 +124,7 @@ pub fn application(state: &AppState, public_key_pem: &str) -> ActorJson {
         manually_approves_followers: Some(true),
         published: None,
         public_key: public_key(&id, public_key_pem),
+        assertion_method,
         attachment: Vec::new(),
         id,
     }
@@ -163,7 +171,10 @@ pub async fn instance_keys(store: &Store) -> Result<Keys, StoreError> {
 /// GET /actor: the instance actor, which signs instance-to-instance documents.
 pub async fn instance_actor(data: Data<AppState>) -> Result<Response, FederationError> {
     let keys = instance_keys(&data.store).await?;
-    let actor = serde_json::to_value(application(&data, &keys.public_key))
+    let multikeys =
+        super::instance_keys::published(&data.store, &data.settings.base_url, data.clock.now())
+            .await?;
+    let actor = serde_json::to_value(application(&data, &keys.public_key, multikeys))
         .map_err(|e| FederationError::Internal(e.to_string()))?;
     Ok(activity_json(actor))
 }
@@ -256,6 +267,14 @@ pub struct ActorJson {
     )]
     pub published: Option<DateTime<Utc>>,
     pub public_key: PublicKey,
+    /// Keys that sign object integrity proofs (FEP-521a `Multikey`s); only the instance actor
+    /// publishes any. Read leniently: entries of another shape are left out.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub assertion_method: Vec<Multikey>,
     /// Payment links (FEP-0ea0); other attachments (Mastodon's profile fields) are left out.
     #[serde(
         default,
@@ -305,6 +324,7 @@ impl Object for RemoteActor {
         Ok(ActorJson {
             context: None,
             public_key: public_key(&self.ap_id.0, &self.public_key),
+            assertion_method: Vec::new(),
             id: self.ap_id.0,
             kind: Kinds::One(self.kind),
             preferred_username: Some(self.username),

@@ -24,6 +24,57 @@ pub fn context() -> Value {
     ])
 }
 
+/// The context of the instance actor: [`context`] plus the Controlled Identifiers vocabulary,
+/// which defines `assertionMethod`, `Multikey`, `controller` and `publicKeyMultibase` for the
+/// Ed25519 keys it publishes (FEP-521a). Fedify 2.3.6 finds the keys with this context; with
+/// only `data-integrity/v1` or `multikey/v1` added it finds none.
+pub fn actor_context() -> Value {
+    let mut context = context();
+    if let Value::Array(items) = &mut context {
+        items.insert(2, json!(CID_CONTEXT));
+    }
+    context
+}
+
+/// The Controlled Identifiers v1 context (W3C CID 1.0).
+pub const CID_CONTEXT: &str = "https://www.w3.org/ns/cid/v1";
+/// The Data Integrity v1 context, which defines `proof`, `DataIntegrityProof`,
+/// `cryptosuite`, `proofValue` (FEP-8b32).
+pub const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integrity/v1";
+
+/// The context of settlement documents (statements and claims): ActivityStreams, Data
+/// Integrity (which defines `proof`), and our terms, the settlement ones included.
+pub fn settlement_context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        DATA_INTEGRITY_CONTEXT,
+        {
+            "flattr": NAMESPACE,
+            "Statement": "flattr:Statement",
+            "Claim": "flattr:Claim",
+            "flattr:period": {"@id": "flattr:period"},
+            "flattr:currency": {"@id": "flattr:currency"},
+            "flattr:value": {"@id": "flattr:value"},
+            "flattr:payee": {"@id": "flattr:payee", "@type": "@id"},
+            "flattr:version": {"@id": "flattr:version"},
+            "flattr:scale": {"@id": "flattr:scale"},
+            "flattr:lines": {"@id": "flattr:lines", "@container": "@list"},
+            "flattr:lineCount": {"@id": "flattr:lineCount"},
+            "flattr:total": {"@id": "flattr:total"},
+            "flattr:like": {"@id": "flattr:like", "@type": "@id"},
+            "flattr:thing": {"@id": "flattr:thing", "@type": "@id"},
+            "flattr:likeDigest": {"@id": "flattr:likeDigest"},
+            "flattr:statement": {"@id": "flattr:statement", "@type": "@id"},
+            "flattr:statementDigest": {"@id": "flattr:statementDigest"},
+            "flattr:accepted": {"@id": "flattr:accepted", "@container": "@list"},
+            "flattr:disputed": {"@id": "flattr:disputed", "@container": "@list"},
+            "flattr:acceptedTotal": {"@id": "flattr:acceptedTotal"},
+            "flattr:disputedTotal": {"@id": "flattr:disputedTotal"},
+            "flattr:reason": {"@id": "flattr:reason"}
+        }
+    ])
+}
+
 /// The content type of ActivityPub documents.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
 

@@ -110,6 +110,7 @@ impl<'a> Setup<'a> {
             port,
             base,
             state: app.state.clone(),
+            federation: app.federation.clone(),
             client: reqwest::Client::new(),
             database_url,
             config,
@@ -140,6 +141,9 @@ pub struct Instance {
     pub base: String,
     /// The running server's state: its store, settings and clock.
     pub state: AppState,
+    /// The running server's federation configuration (`federation.to_request_data()` for the
+    /// functions that fetch from other servers).
+    pub federation: fedflattr::federation::Federation,
     /// A client that reaches this instance at its host name.
     pub client: reqwest::Client,
     pub database_url: String,
@@ -202,6 +206,7 @@ impl Instance {
             .expect("bind the instance's port again");
         let app = build(&self.config, self.clock.clone()).await;
         self.state = app.state.clone();
+        self.federation = app.federation.clone();
         self.serve(app, listener);
     }
 

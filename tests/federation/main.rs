@@ -11,5 +11,6 @@ mod flattr_across;
 mod forgery;
 mod helpers;
 mod ids_once;
+mod proofs;
 mod queue;
 mod wire;

@@ -15,6 +15,10 @@
 //   POST /control/lookup    {handle, actor} -> what Fedify's WebFinger and object look-ups found
 //   POST /control/like      {actor, object} -> sends a signed Like from carol to actor's inbox
 //   POST /control/undo      {actor, like}   -> sends a signed Undo of that Like
+//   POST /control/verify    {document}      -> {verified, type, id}: Fedify's verifyObject on a
+//                              document with an object integrity proof (FEP-8b32)
+//   POST /control/sign      {content}       -> a Note by carol signed with her Ed25519 key
+//                              (signObject, eddsa-jcs-2022), as compact JSON-LD
 //
 // Usage: node peer.mjs [--port N] [--plain-http HOST:PORT,...]
 // Listens on 127.0.0.1 (port 0 by default) and prints "READY <port>" once it accepts requests.
@@ -32,12 +36,15 @@ import {
   createFederation,
   generateCryptoKeyPair,
   MemoryKvStore,
+  signObject,
+  verifyObject,
 } from "@fedify/fedify";
 import {
   Endpoints,
   isActor,
   Like,
   Note,
+  Object as APObject,
   Person,
   PUBLIC_COLLECTION,
   Undo,
@@ -137,6 +144,9 @@ const CAROL = "carol";
 const NOTE_ID = "1";
 const ARTICLE_PATH = `/users/${CAROL}/articles/1`;
 const carolKeys = await generateCryptoKeyPair("RSASSA-PKCS1-v1_5");
+// carol's Ed25519 key signs object integrity proofs; Fedify publishes it (and the RSA key) as
+// Multikeys in her assertionMethod.
+const carolProofKeys = await generateCryptoKeyPair("Ed25519");
 
 function buildFederation(origin) {
   const federation = createFederation({
@@ -163,7 +173,9 @@ function buildFederation(origin) {
         assertionMethods: keys.map((k) => k.multikey),
       });
     })
-    .setKeyPairsDispatcher((_ctx, identifier) => (identifier === CAROL ? [carolKeys] : []))
+    .setKeyPairsDispatcher((_ctx, identifier) =>
+      identifier === CAROL ? [carolKeys, carolProofKeys] : []
+    )
     .authorize(signedRequest);
 
   federation
@@ -315,6 +327,46 @@ async function control(request, url) {
         result.actor = failure(error);
       }
       return json(result);
+    }
+    case "POST /control/verify": {
+      // What a Fedify inbox runs on an activity with a proof: the object must parse, every
+      // proof must verify with a key fetched from its verificationMethod, and every actor and
+      // attributedTo must be the controller of a proof's key.
+      try {
+        const object = await verifyObject(APObject, body.document, {
+          documentLoader: ctx.documentLoader,
+          contextLoader: ctx.contextLoader,
+        });
+        return json({
+          verified: object != null,
+          type: object?.constructor?.name ?? null,
+          id: object?.id?.href ?? null,
+        });
+      } catch (error) {
+        return json({ verified: false, ...failure(error) });
+      }
+    }
+    case "POST /control/sign": {
+      const pairs = await ctx.getActorKeyPairs(CAROL);
+      const ed25519 = pairs.find((pair) => pair.privateKey.algorithm.name === "Ed25519");
+      // No `to: PUBLIC_COLLECTION`: signObject signs the public audience normalised to its full
+      // URI (as Fedify sends it), while toJsonLd() writes it compacted ("as:Public"), so the
+      // document below would not be the one signed. What Fedify delivers is the normalised one.
+      const note = new Note({
+        id: new URL(`/users/${CAROL}/notes/signed-${crypto.randomUUID()}`, origin),
+        attribution: ctx.getActorUri(CAROL),
+        content: body.content ?? "signed by carol",
+      });
+      // The proof names the key as carol's assertionMethod lists it (`#multikey-N`), not as
+      // her publicKey would (`#key-N`), which is not a Multikey.
+      const keyId = ed25519.multikey.id;
+      const signed = await signObject(note, ed25519.privateKey, keyId, {
+        contextLoader: ctx.contextLoader,
+      });
+      return json({
+        keyId: keyId.href,
+        document: await signed.toJsonLd({ format: "compact", contextLoader: ctx.contextLoader }),
+      });
     }
     case "POST /control/like":
     case "POST /control/undo": {

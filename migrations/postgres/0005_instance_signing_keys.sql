@@ -1,0 +1,22 @@
+-- The Ed25519 keys of the instance actor, which sign settlement documents with FEP-8b32
+-- object integrity proofs (eddsa-jcs-2022). migrations/sqlite/0005_instance_signing_keys.sql
+-- is the same step in SQLite's dialect.
+--
+-- Keys are rotated by adding, never by removing or editing: a statement signed years ago must
+-- still verify against the key its proof names, `BASE/actor#ed25519-key-N` with N = id. The
+-- newest key signs; every key stays published in the actor's `assertionMethod`.
+CREATE TABLE instance_signing_keys (
+    -- N of the key id; given explicitly (1 for the first key, then max + 1), so that two
+    -- processes creating the first key at once make one.
+    id          BIGINT  PRIMARY KEY,
+    -- `publicKeyMultibase`: 'z' + base58btc(0xed01 ‖ the 32-byte public key) (FEP-521a).
+    public_key  TEXT    NOT NULL,
+    -- The 32-byte secret seed, hex.
+    private_key TEXT    NOT NULL,
+    created_at  BIGINT  NOT NULL
+);
+CREATE FUNCTION instance_signing_keys_add_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'instance signing keys are add-only'; END;
+$$;
+CREATE TRIGGER instance_signing_keys_add_only BEFORE UPDATE OR DELETE ON instance_signing_keys
+FOR EACH ROW EXECUTE FUNCTION instance_signing_keys_add_only();
