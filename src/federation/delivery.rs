@@ -84,6 +84,12 @@ pub struct RunReport {
 /// processes at once.
 pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
     super::outbox::announce_pending(state).await?;
+    // Settlement runs by itself after every close: the statements of newly closed periods
+    // are prepared and queued here, and go out in this run. A peer that cannot be reached
+    // now is tried again next run; that must not hold up every other delivery.
+    if let Err(error) = super::statements::prepare_due(state).await {
+        tracing::warn!(%error, "statements not prepared; will retry");
+    }
     let mut report = RunReport::default();
     for _ in 0..MAX_PER_RUN {
         let Some((row, token)) = claim(state).await? else {

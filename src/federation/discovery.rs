@@ -102,6 +102,8 @@ pub async fn nodeinfo(data: Data<AppState>) -> Result<Response, FederationError>
                 "currency": data.settings.currency.as_str(),
                 "fee": data.settings.fee_rate.to_decimal().to_string(),
                 "minBudget": data.settings.min_budget.to_string(),
+                // The instance actor: where statements and claims go (docs/settlement.md).
+                "actor": super::actors::instance_url(&data),
             },
         },
     });

@@ -10,7 +10,9 @@
 
 pub mod activities;
 pub mod actors;
+pub mod answers;
 pub mod authorized;
+pub mod claims;
 pub mod client;
 pub mod delivery;
 pub mod discovery;
@@ -24,6 +26,7 @@ pub mod resolve;
 pub mod rfc9421;
 pub mod signature_policy;
 pub mod signing;
+pub mod statements;
 pub mod vocab;
 
 use activitypub_federation::config::{FederationConfig, FederationMiddleware};
@@ -144,6 +147,10 @@ pub fn router(federation: Federation) -> Router<AppState> {
         .route("/users/{name}/inbox", post(inbox::receive))
         .route("/inbox", post(inbox::receive))
         .route("/things/{id}", get(pages::thing).layer(vary_accept()))
+        .route(
+            "/settlement/statements/{payee}/{period}/{version}",
+            get(statements::serve_statement),
+        )
         .layer(FederationMiddleware::new(federation))
 }
 

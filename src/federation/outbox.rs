@@ -38,6 +38,29 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues `activity` for `inbox` again, signed by the instance actor: a delivery that was
+/// already sent (or refused, or given up) is sent once more. For a settlement answer a peer
+/// asks for again by sending the same statement again.
+pub async fn enqueue_again(
+    tx: &mut Tx,
+    activity: &Value,
+    inbox: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    enqueue(tx, activity, inbox, None, now).await?;
+    sqlx::query(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, finished_at = NULL,
+                created_at = $1
+         WHERE activity_id = $2 AND inbox = $3 AND state <> 'pending'",
+    )
+    .bind(epoch(now))
+    .bind(activity["id"].as_str().unwrap_or_default())
+    .bind(inbox)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Queues the Like for a new flattr of a remote thing.
 pub async fn like(
     tx: &mut Tx,

@@ -60,9 +60,11 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
         .await?,
         check(
             pool,
-            "no wallet, earnings, fees, payouts or payable account is negative",
-            "SELECT 'account ' || name || ' is negative: ' || CAST(balance AS TEXT)
-             FROM accounts WHERE kind IN ('wallet', 'earnings', 'fees', 'payouts', 'payable') AND balance < 0",
+            "no wallet, earnings, fees, payouts, payable, pending or disputed account is negative, no receivable positive",
+            "SELECT 'account ' || name || ' has the wrong sign: ' || CAST(balance AS TEXT)
+             FROM accounts
+             WHERE (kind IN ('wallet', 'earnings', 'fees', 'payouts', 'payable', 'pending', 'disputed') AND balance < 0)
+                OR (kind = 'receivable' AND balance > 0)",
         )
         .await?,
         check(
@@ -82,9 +84,74 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
              HAVING COALESCE(SUM(amount), 0) <> COALESCE((SELECT balance FROM accounts WHERE name = 'payouts'), 0)",
         )
         .await?,
+        check(
+            pool,
+            "every statement's total is the sum of its lines",
+            "SELECT 'statement ' || s.ap_id || ' says ' || CAST(s.total AS TEXT) || ' but its '
+                    || CAST(COUNT(l.position) AS TEXT) || ' lines sum to '
+                    || CAST(COALESCE(SUM(l.amount), 0) AS TEXT)
+             FROM statements s LEFT JOIN statement_lines l ON l.statement_id = s.id
+             GROUP BY s.id, s.ap_id, s.total, s.line_count
+             HAVING COALESCE(SUM(l.amount), 0) <> s.total OR COUNT(l.position) <> s.line_count",
+        )
+        .await?,
+        check(pool, "what peers owe us is what we accepted of their statements", RECEIVABLES).await?,
+        check(pool, "pending earnings are the accepted lines of their creators", PENDING).await?,
+        check(pool, "what we owe each peer, agreed or disputed, is what the closes gave its things", PAYABLES).await?,
     ];
     Ok(AuditReport {
         ok: checks.iter().all(|c| c.ok),
         checks,
     })
 }
+
+/// Per peer: `receivable:PEER` is minus the accepted lines of the statements it sent us.
+const RECEIVABLES: &str = "
+    SELECT 'receivable:' || x.peer || ' holds ' || CAST(x.balance AS TEXT)
+           || ' but accepted lines total ' || CAST(x.accepted AS TEXT)
+    FROM (SELECT p.peer,
+                 COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'receivable:' || p.peer), 0) AS balance,
+                 COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
+                           JOIN statements s ON s.id = l.statement_id
+                           WHERE s.direction = 'received' AND s.peer = p.peer
+                             AND l.outcome = 'accepted'), 0) AS accepted
+          FROM (SELECT peer FROM statements WHERE direction = 'received'
+                UNION SELECT SUBSTR(name, 12) FROM accounts WHERE kind = 'receivable') p) x
+    WHERE x.balance <> -x.accepted";
+
+/// Per creator: `pending:USER` is the accepted lines credited to them.
+const PENDING: &str = "
+    SELECT 'pending:' || CAST(x.user_id AS TEXT) || ' holds ' || CAST(x.balance AS TEXT)
+           || ' but accepted lines total ' || CAST(x.accepted AS TEXT)
+    FROM (SELECT u.user_id,
+                 COALESCE((SELECT a.balance FROM accounts a
+                           WHERE a.kind = 'pending' AND a.user_id = u.user_id), 0) AS balance,
+                 COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
+                           JOIN statements s ON s.id = l.statement_id
+                           WHERE s.direction = 'received' AND l.owner_id = u.user_id
+                             AND l.outcome = 'accepted'), 0) AS accepted
+          FROM (SELECT owner_id AS user_id FROM statement_lines WHERE owner_id IS NOT NULL
+                UNION SELECT user_id FROM accounts WHERE kind = 'pending') u) x
+    WHERE x.balance <> x.accepted";
+
+/// Per peer: `payable:PEER + disputed:PEER` is the sum of the close shares of its things (a
+/// claim only moves disputed amounts from one to the other), and `disputed:PEER` is the
+/// disputed lines of our statements to it.
+const PAYABLES: &str = "
+    SELECT 'peer ' || x.peer || ': payable ' || CAST(x.payable AS TEXT) || ' + disputed '
+           || CAST(x.disputed AS TEXT) || ' but shares ' || CAST(x.shares AS TEXT)
+           || ' of which disputed in claims ' || CAST(x.disputed_lines AS TEXT)
+    FROM (SELECT p.peer,
+                 COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'payable:' || p.peer), 0) AS payable,
+                 COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'disputed:' || p.peer), 0) AS disputed,
+                 COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_shares c
+                           WHERE c.peer = p.peer), 0) AS shares,
+                 COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
+                           JOIN statements s ON s.id = l.statement_id
+                           WHERE s.direction = 'sent' AND s.peer = p.peer
+                             AND l.outcome IS NOT NULL AND l.outcome <> 'accepted'), 0) AS disputed_lines
+          FROM (SELECT peer FROM close_shares WHERE peer IS NOT NULL
+                UNION SELECT SUBSTR(name, 9) FROM accounts WHERE kind IN ('payable', 'disputed')
+                  AND name LIKE 'payable:%'
+                UNION SELECT SUBSTR(name, 10) FROM accounts WHERE name LIKE 'disputed:%') p) x
+    WHERE x.payable + x.disputed <> x.shares OR x.disputed <> x.disputed_lines";

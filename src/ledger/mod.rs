@@ -30,6 +30,18 @@ pub enum Account {
     Payouts,
     /// Money of one period's close in flight between its stages; zero once the close is done.
     Clearing(Period),
+    /// What we owe the peer at this origin for its creators' shares (the close posts it; a
+    /// claim moves disputed amounts out of it).
+    Payable(String),
+    /// What the peer at this origin owes us for statements we accepted (an asset: zero or
+    /// negative, like `World`).
+    Receivable(String),
+    /// What a peer owes a local creator for accepted statement lines: earned, but not
+    /// withdrawable until the peer's payment arrives.
+    Pending(i64),
+    /// What we stated to the peer at this origin and it disputed: moved out of `payable` so that
+    /// only agreed amounts are ever netted.
+    Disputed(String),
 }
 
 impl Account {
@@ -41,6 +53,10 @@ impl Account {
             Account::World => "world".into(),
             Account::Payouts => "payouts".into(),
             Account::Clearing(period) => format!("clearing:{period}"),
+            Account::Payable(origin) => format!("payable:{origin}"),
+            Account::Receivable(origin) => format!("receivable:{origin}"),
+            Account::Pending(user) => format!("pending:{user}"),
+            Account::Disputed(origin) => format!("disputed:{origin}"),
         }
     }
 
@@ -52,12 +68,16 @@ impl Account {
             Account::World => "world",
             Account::Payouts => "payouts",
             Account::Clearing(_) => "clearing",
+            Account::Payable(_) => "payable",
+            Account::Receivable(_) => "receivable",
+            Account::Pending(_) => "pending",
+            Account::Disputed(_) => "disputed",
         }
     }
 
     fn user_id(&self) -> Option<i64> {
         match self {
-            Account::Wallet(user) | Account::Earnings(user) => Some(*user),
+            Account::Wallet(user) | Account::Earnings(user) | Account::Pending(user) => Some(*user),
             _ => None,
         }
     }

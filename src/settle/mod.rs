@@ -1,5 +1,9 @@
-//! Settlement: the close of a period (budgets split, fees taken, creators credited) and the
-//! scheduler that runs it once a period has ended. Settlement with peer instances joins here.
+//! Settlement: the close of a period (budgets split, fees taken, creators credited), the
+//! scheduler that runs it once a period has ended, and the books of settlement with peer
+//! instances (statements and claims; their wire form and proofs are `federation`'s).
 
+mod claims;
 pub mod close;
+mod reconcile;
 pub mod scheduler;
+pub mod statements;

@@ -33,6 +33,8 @@ pub struct NewLike<'a> {
     pub period: Period,
     /// `None` for a plain favourite.
     pub currency: Option<&'a str>,
+    /// SHA-256 (hex) of the Like as received, which a statement's line must repeat.
+    pub digest: Option<&'a str>,
 }
 
 /// Records a received Like. Returns false when nothing was recorded because the actor already
@@ -46,8 +48,8 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO received_likes (activity_id, actor, thing_id, period, currency, received_at, digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(like.activity_id)
     .bind(like.actor)
@@ -55,6 +57,7 @@ pub async fn record(
     .bind(like.period.to_string())
     .bind(like.currency.unwrap_or_default())
     .bind(epoch(now))
+    .bind(like.digest)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -104,6 +107,54 @@ where
          WHERE t.owner_id = $1 ORDER BY r.id DESC LIMIT 1000",
     )
     .bind(owner_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// A received Like as a statement's line is checked against it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LikeRecord {
+    /// The local thing it flattred.
+    pub thing_id: i64,
+    /// Its actor.
+    pub actor: String,
+    /// The period it counts in.
+    pub period: String,
+    /// Empty for a plain favourite.
+    pub currency: String,
+    /// When it was undone, if it was.
+    pub undone_at: Option<i64>,
+    /// SHA-256 (hex) of the Like as received (absent for Likes received before migration 0007).
+    pub digest: Option<String>,
+}
+
+/// The received Like `activity_id`, if we have it.
+pub async fn by_activity_id<'e, E>(
+    db: E,
+    activity_id: &str,
+) -> Result<Option<LikeRecord>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT thing_id, actor, period, currency, undone_at, digest FROM received_likes
+         WHERE activity_id = $1",
+    )
+    .bind(activity_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The actors whose flattrs (Likes with our terms) of `period` we received: the peers we
+/// exchanged flattrs with, by their users.
+pub async fn flattr_actors_in<'e, E>(db: E, period: &str) -> Result<Vec<String>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT actor FROM received_likes WHERE period = $1 AND currency <> ''",
+    )
+    .bind(period)
     .fetch_all(db)
     .await?)
 }

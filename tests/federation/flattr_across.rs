@@ -285,8 +285,9 @@ async fn a_subscription_to_a_thing_on_another_instance_sends_a_like_every_period
     alpha.set_time("2026-11-01T00:00:10Z");
     beta.set_time("2026-11-01T00:00:10Z");
     alpha.close("2026-10").await;
-    // The renewal made November's flattr inside the close; the queue sends its Like.
-    assert_eq!(alpha.deliver().await.delivered, 1);
+    // The renewal made November's flattr inside the close; the queue sends its Like (and
+    // October's settlement statement to beta, prepared after the close).
+    assert_eq!(alpha.deliver().await.delivered, 2);
     let received = beta
         .get_json("/api/v1/user/received_flattrs", Some(&bob))
         .await;

@@ -13,4 +13,5 @@ mod helpers;
 mod ids_once;
 mod proofs;
 mod queue;
+mod settlement;
 mod wire;

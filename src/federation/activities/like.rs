@@ -178,6 +178,7 @@ impl Activity for Like {
                     self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone")
                 })?;
         let period = self.period(now)?;
+        let digest = like_digest(&self)?;
         let mut tx = data.store.begin().await?;
         if !first_sighting(&mut tx, &self.id, &self.actor, "Like", now).await? {
             tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
@@ -190,6 +191,7 @@ impl Activity for Like {
             thing_id: thing.id,
             period,
             currency: self.currency.as_deref(),
+            digest: Some(&digest),
         };
         if !received_likes::record(&mut tx, &like, now).await? {
             // Rolled back: the refused Like is not recorded as seen, so nothing changes.
@@ -208,6 +210,13 @@ impl Activity for Like {
         tracing::info!(id = %self.id, actor = %self.actor, thing = thing.id, flattr = self.is_flattr(), "received a Like");
         Ok(())
     }
+}
+
+/// SHA-256 (hex) of the JCS form of `like` as our wire type reads it: what a statement's line
+/// repeats for the Like as the payer sent it, and what the payee compares it with.
+pub fn like_digest(like: &Like) -> Result<String, FederationError> {
+    let value = serde_json::to_value(like).map_err(|e| FederationError::Internal(e.to_string()))?;
+    Ok(crate::federation::proof::digest(&value)?)
 }
 
 /// The id of the Like a local flattr is sent as: its random public id, so that a Like id is

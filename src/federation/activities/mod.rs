@@ -5,6 +5,7 @@
 //! does not understand.
 
 pub mod like;
+pub mod statement;
 pub mod undo;
 
 use activitypub_federation::config::Data;
@@ -113,6 +114,10 @@ impl Activity for Other {
 pub enum InboxActivity {
     Like(like::Like),
     Undo(undo::Undo),
+    /// A payer's statement (`Offer` of a `Statement`).
+    Statement(statement::Received<statement::Offer>),
+    /// A payee's answer to one of our statements (`Accept` with a claim, or `Reject`).
+    Answer(statement::Received<statement::Answer>),
     Other(Other),
 }
 
@@ -120,6 +125,12 @@ impl TryFrom<serde_json::Value> for InboxActivity {
     type Error = serde_json::Error;
 
     fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
+        if statement::is_statement_offer(&value) {
+            return statement::Received::read(value).map(InboxActivity::Statement);
+        }
+        if statement::is_statement_answer(&value) {
+            return statement::Received::read(value).map(InboxActivity::Answer);
+        }
         match value.get("type").and_then(|t| t.as_str()) {
             Some("Like") => serde_json::from_value(value).map(InboxActivity::Like),
             Some("Undo") => serde_json::from_value(value).map(InboxActivity::Undo),
@@ -137,6 +148,8 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Like(a) => a.id(),
             InboxActivity::Undo(a) => a.id(),
+            InboxActivity::Statement(a) => a.id(),
+            InboxActivity::Answer(a) => a.id(),
             InboxActivity::Other(a) => a.id(),
         }
     }
@@ -145,6 +158,8 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Like(a) => a.actor(),
             InboxActivity::Undo(a) => a.actor(),
+            InboxActivity::Statement(a) => a.actor(),
+            InboxActivity::Answer(a) => a.actor(),
             InboxActivity::Other(a) => a.actor(),
         }
     }
@@ -153,6 +168,8 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Like(a) => a.verify(data).await,
             InboxActivity::Undo(a) => a.verify(data).await,
+            InboxActivity::Statement(a) => a.verify(data).await,
+            InboxActivity::Answer(a) => a.verify(data).await,
             InboxActivity::Other(a) => a.verify(data).await,
         }
     }
@@ -161,6 +178,8 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Like(a) => a.receive(data).await,
             InboxActivity::Undo(a) => a.receive(data).await,
+            InboxActivity::Statement(a) => a.receive(data).await,
+            InboxActivity::Answer(a) => a.receive(data).await,
             InboxActivity::Other(a) => a.receive(data).await,
         }
     }

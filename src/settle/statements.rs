@@ -1,0 +1,297 @@
+//! The books of settlement with peer instances: statements sent and received, their lines, and
+//! what a claim does to the ledger. Owns the tables `statements`, `statement_lines` and
+//! `statement_periods` (migration 0007). No network and no signatures: the wire form, the
+//! proofs and the deliveries are `federation::statements`' (which calls this module), so this
+//! layer stays below federation like the close it follows.
+//!
+//! Idempotence is in the schema: a statement's id on the wire is deterministic per payer,
+//! payee, period and version, `ap_id` is unique, and so is (direction, peer, period, version);
+//! the ledger postings of a claim carry the statement's id as their reference.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::money::Money;
+use crate::domain::period::Period;
+use crate::store::{StoreError, Tx, epoch};
+
+pub use super::claims::{claim_received, claim_sent, reject};
+pub use super::reconcile::reconcile;
+
+/// Whether we are the payer (`Sent`) or the payee (`Received`) of a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// We are the payer.
+    Sent,
+    /// We are the payee.
+    Received,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Sent => "sent",
+            Direction::Received => "received",
+        }
+    }
+}
+
+/// A statement as stored.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct StatementRow {
+    /// Our row id.
+    pub id: i64,
+    /// `sent` or `received`.
+    pub direction: String,
+    /// The Offer's id.
+    pub ap_id: String,
+    /// The other instance's origin.
+    pub peer: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// 1 for the first statement of a period.
+    pub version: i64,
+    /// The currency code.
+    pub currency: String,
+    /// How many lines.
+    pub line_count: i64,
+    /// The sum of the lines, in ten-thousandths.
+    pub total: i64,
+    /// SHA-256 (hex) of the JCS form of the Offer without its proof.
+    pub digest: String,
+    /// The signed Offer.
+    pub document: String,
+    /// `stated`, `claimed` or `rejected`.
+    pub state: String,
+    /// The signed Accept or Reject, once there is one.
+    pub claim: Option<String>,
+    /// Why the statement was rejected whole.
+    pub reason: Option<String>,
+}
+
+/// One line of a statement as stored.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct LineRow {
+    /// From 0, in the statement's order.
+    pub position: i64,
+    /// The Like's id.
+    pub like_id: String,
+    /// The thing's id.
+    pub thing: String,
+    /// Ten-thousandths.
+    pub amount: i64,
+    /// SHA-256 (hex) of the Like as sent.
+    pub like_digest: String,
+    /// `accepted` or a dispute reason, once claimed.
+    pub outcome: Option<String>,
+}
+
+/// A statement to record.
+pub struct NewStatement<'a> {
+    /// The Offer's id.
+    pub ap_id: &'a str,
+    /// The other instance's origin.
+    pub peer: &'a str,
+    /// The period stated.
+    pub period: Period,
+    /// Its version.
+    pub version: i64,
+    /// Its currency code.
+    pub currency: &'a str,
+    /// SHA-256 of the Offer without its proof.
+    pub digest: &'a str,
+    /// The signed Offer.
+    pub document: &'a str,
+    /// The lines, in order.
+    pub lines: &'a [NewLine],
+}
+
+/// A line to record.
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    /// The Like's id.
+    pub like_id: String,
+    /// The thing's id.
+    pub thing: String,
+    /// Its value.
+    pub amount: Money,
+    /// SHA-256 of the Like as sent.
+    pub like_digest: String,
+}
+
+const STATEMENT: &str = "SELECT id, direction, ap_id, peer, period, version, currency, line_count,
+    total, digest, document, state, claim, reason FROM statements";
+
+/// Closed periods whose statements are not all prepared yet, oldest first.
+pub async fn periods_to_state<'e, E>(db: E) -> Result<Vec<Period>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT period FROM periods WHERE closed_at IS NOT NULL
+         AND period NOT IN (SELECT period FROM statement_periods) ORDER BY period",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(names.iter().filter_map(|n| Period::parse(n).ok()).collect())
+}
+
+/// Records that every statement of `period` is prepared.
+pub async fn mark_period_stated<'e, E>(
+    db: E,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO statement_periods (period, prepared_at) VALUES ($1, $2)
+         ON CONFLICT (period) DO NOTHING",
+    )
+    .bind(period.to_string())
+    .bind(epoch(now))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The peers (origins) our users flattred paid things of in `period`: those owed a share at
+/// close, and those whose every flattr was undone or worth nothing, who still get a statement.
+pub async fn peers_flattred<'e, E>(db: E, period: Period) -> Result<Vec<String>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_scalar(
+        "SELECT peer FROM close_shares WHERE period = $1 AND peer IS NOT NULL
+         UNION
+         SELECT t.origin FROM flattrs f JOIN things t ON t.id = f.thing_id
+         WHERE f.period = $1 AND t.owner_id IS NULL AND t.fedflattr = 1 AND t.origin IS NOT NULL
+         ORDER BY 1",
+    )
+    .bind(period.to_string())
+    .fetch_all(db)
+    .await?)
+}
+
+/// A flattr's share owed to a peer, frozen by the close.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwedShare {
+    /// The flattr.
+    pub flattr_id: i64,
+    /// Its user's name (the Like's actor).
+    pub username: String,
+    /// Ten-thousandths.
+    pub amount: i64,
+}
+
+/// What the close of `period` owes `peer`, one share per flattr, in flattr order.
+pub async fn shares_owed<'e, E>(
+    db: E,
+    period: Period,
+    peer: &str,
+) -> Result<Vec<OwedShare>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT s.flattr_id, u.username, s.amount FROM close_shares s
+         JOIN users u ON u.id = s.user_id
+         WHERE s.period = $1 AND s.peer = $2 ORDER BY s.flattr_id",
+    )
+    .bind(period.to_string())
+    .bind(peer)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Records a statement and its lines. `None` when one with this id, or for this peer, period
+/// and version, exists already (nothing is written then).
+pub async fn record(
+    tx: &mut Tx,
+    direction: Direction,
+    statement: &NewStatement<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let total: i64 = statement.lines.iter().map(|l| l.amount.minor()).sum();
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO statements (direction, ap_id, peer, period, version, currency, line_count,
+                                 total, digest, document, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'stated', $11)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(direction.as_str())
+    .bind(statement.ap_id)
+    .bind(statement.peer)
+    .bind(statement.period.to_string())
+    .bind(statement.version)
+    .bind(statement.currency)
+    .bind(i64::try_from(statement.lines.len()).unwrap_or(i64::MAX))
+    .bind(total)
+    .bind(statement.digest)
+    .bind(statement.document)
+    .bind(epoch(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(id) = id else { return Ok(None) };
+    for (position, line) in statement.lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO statement_lines (statement_id, position, like_id, thing, amount, like_digest)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(&line.like_id)
+        .bind(&line.thing)
+        .bind(line.amount.minor())
+        .bind(&line.like_digest)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(Some(id))
+}
+
+/// The statement `ap_id` of `direction`, if we have it.
+pub async fn by_ap_id<'e, E>(
+    db: E,
+    direction: Direction,
+    ap_id: &str,
+) -> Result<Option<StatementRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{STATEMENT} WHERE direction = $1 AND ap_id = $2"
+    )))
+    .bind(direction.as_str())
+    .bind(ap_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Every statement of `direction`, newest first (for the admin and the tests).
+pub async fn list<'e, E>(db: E, direction: Direction) -> Result<Vec<StatementRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{STATEMENT} WHERE direction = $1 ORDER BY id DESC"
+    )))
+    .bind(direction.as_str())
+    .fetch_all(db)
+    .await?)
+}
+
+/// The lines of statement `id`, in order.
+pub async fn lines<'e, E>(db: E, id: i64) -> Result<Vec<LineRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT position, like_id, thing, amount, like_digest, outcome FROM statement_lines
+         WHERE statement_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?)
+}
