@@ -371,6 +371,11 @@ fn every_fixture_file_is_covered_by_a_test() {
     assert_eq!(
         found,
         [
+            // The W3C proof vectors, read by src/federation/proof_tests.rs.
+            "eddsa-jcs-2022/keyPair.json",
+            "eddsa-jcs-2022/proofConfigJCS.json",
+            "eddsa-jcs-2022/signedJCS.json",
+            "eddsa-jcs-2022/unsigned.json",
             "lemmy/like.json",
             "lemmy/page.json",
             "lemmy/person.json",

@@ -7,6 +7,7 @@ use super::*;
 
 const UNSIGNED: &str = include_str!("../../tests/fixtures/eddsa-jcs-2022/unsigned.json");
 const SIGNED: &str = include_str!("../../tests/fixtures/eddsa-jcs-2022/signedJCS.json");
+const PROOF_CONFIG: &str = include_str!("../../tests/fixtures/eddsa-jcs-2022/proofConfigJCS.json");
 const KEY_PAIR: &str = include_str!("../../tests/fixtures/eddsa-jcs-2022/keyPair.json");
 const PROOF_VALUE: &str = include_str!("../../tests/fixtures/eddsa-jcs-2022/sigBTC58JCS.txt");
 const CANON_DOC: &str = include_str!("../../tests/fixtures/eddsa-jcs-2022/canonDocJCS.txt");
@@ -57,6 +58,8 @@ fn signing_the_w3c_unsigned_credential_gives_the_vectors_canonical_forms_and_pro
     let mut options = proof.clone();
     options.remove("proofValue");
     options.insert("@context".into(), unsigned["@context"].clone());
+    let config: Value = serde_json::from_str(PROOF_CONFIG).unwrap();
+    assert_eq!(Value::Object(options.clone()), config);
     assert_eq!(
         String::from_utf8(canonical(&options).unwrap()).unwrap(),
         CANON_PROOF.trim()
