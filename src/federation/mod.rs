@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod objects;
 pub mod outbox;
 pub mod pages;
+pub mod proof;
 pub mod resolve;
 pub mod rfc9421;
 pub mod signature_policy;

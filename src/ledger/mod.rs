@@ -30,6 +30,10 @@ pub enum Account {
     Payouts,
     /// Money of one period's close in flight between its stages; zero once the close is done.
     Clearing(Period),
+    /// Shares of flattrs of one unproven local thing, held until the thing is proven (then
+    /// they go to its owner's earnings) or `held_periods` periods have passed (then back to
+    /// the payers' wallets). See `settle::held`.
+    Held(i64),
 }
 
 impl Account {
@@ -41,6 +45,7 @@ impl Account {
             Account::World => "world".into(),
             Account::Payouts => "payouts".into(),
             Account::Clearing(period) => format!("clearing:{period}"),
+            Account::Held(thing) => format!("held:{thing}"),
         }
     }
 
@@ -52,7 +57,15 @@ impl Account {
             Account::World => "world",
             Account::Payouts => "payouts",
             Account::Clearing(_) => "clearing",
+            Account::Held(_) => "held",
         }
+    }
+
+    /// SQL for the name of the held account of the thing whose id is in `column`, for
+    /// set-based statements (the close opens and posts to many at once): the same spelling as
+    /// [`Account::Held`]'s `name`, kept here with it.
+    pub fn held_name_sql(column: &str) -> String {
+        format!("'held:' || CAST({column} AS TEXT)")
     }
 
     fn user_id(&self) -> Option<i64> {

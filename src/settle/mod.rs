@@ -2,4 +2,5 @@
 //! scheduler that runs it once a period has ended. Settlement with peer instances joins here.
 
 pub mod close;
+pub mod held;
 pub mod scheduler;
