@@ -26,7 +26,7 @@ use crate::settle::held;
 use crate::state::AppState;
 use crate::store::domains::{self, DomainRow};
 use crate::store::things::{self, ThingRow};
-use crate::store::{Store, StoreError, Tx};
+use crate::store::{Store, StoreError, Tx, users};
 
 /// True when `url` is on this instance: same host, and same port or both on their scheme's
 /// default port (`http://` and `https://` of one host are one instance behind a proxy).
@@ -55,7 +55,11 @@ pub async fn examine(data: &Data<AppState>, url: &ThingUrl) -> Result<Examined, 
 }
 
 /// Registers a thing of `owner_id` at `url` (examined before by [`examine`]) and records
-/// whether it is proven, in the caller's transaction.
+/// whether it is proven, in the caller's transaction. A URL registered by somebody else and
+/// not proven is taken over when it is proven `owner_id`'s now (its page links back to their
+/// profile, or it is under their verified domain): one URL is one thing, and it belongs to
+/// whoever proves it — else a squatter could keep its creator out. What was held for it goes
+/// to the new owner.
 pub async fn register(
     tx: &mut Tx,
     state: &AppState,
@@ -65,6 +69,20 @@ pub async fn register(
     examined: &Examined,
 ) -> Result<ThingRow, FlattrError> {
     let now = state.clock.now();
+    if let Some(existing) = things::by_url(&mut **tx, url.as_str()).await?
+        && existing.owner_id.is_some_and(|owner| owner != owner_id)
+        && existing.proven_at.is_none()
+    {
+        let owner = users::by_id(&mut **tx, owner_id).await?;
+        // Only the profile counts here: a link to the existing `/things/ID` names the thing,
+        // not who should own it.
+        if let Ok(proof) = decide(tx, state, owner_id, &owner.username, None, url.as_url(), examined).await?
+            && things::take_over(tx, existing.id, owner_id, fields, proof, now).await?
+        {
+            held::release_thing(tx, existing.id, now).await?;
+            return Ok(things::by_id(&mut **tx, existing.id).await?);
+        }
+    }
     let thing = things::create(tx, owner_id, url, fields, now).await?;
     judge(tx, state, &thing, examined, now).await?;
     Ok(things::by_id(&mut **tx, thing.id).await?)
@@ -110,28 +128,45 @@ async fn judge(
     let url = Url::parse(&thing.url).map_err(|e| {
         StoreError::Invalid(crate::domain::ParseError::new("url", e.to_string()))
     })?;
-    let verified = match Domain::of_url(&url) {
-        Some(domain) => domains::verified_owner(&mut **tx, &domain).await? == Some(owner_id),
-        None => false,
-    };
-    let profile = user_url(state, &thing.owner);
-    let page = page_url(&state.settings.base_url, thing.id);
-    let outcome: Result<Proof, String> = match examined {
-        _ if verified => Ok(Proof::VerifiedDomain),
-        Examined::Page { payment_links } if links_back(payment_links, &[profile.clone(), page.clone()]) => {
-            Ok(Proof::PaymentLink)
-        }
-        Examined::Page { .. } => Err(format!(
-            "no rel=payment link to {profile} or {page} found on the page"
-        )),
-        Examined::Unreadable(reason) => Err(format!("the page could not be read: {reason}")),
-        Examined::Object => Err("the URL is an ActivityPub object of another server".into()),
-    };
+    let outcome = decide(tx, state, owner_id, &thing.owner, Some(thing.id), &url, examined).await?;
     let outcome = outcome.as_ref().copied().map_err(String::as_str);
     if things::set_proof(tx, thing.id, outcome, now).await? {
         held::release_thing(tx, thing.id, now).await?;
     }
     Ok(())
+}
+
+/// Whether `url` (examined) is proven the user's: under a domain they verified, or its page
+/// links back to their profile or, with `thing`, to that thing's page here. `Err` says why not.
+async fn decide(
+    tx: &mut Tx,
+    state: &AppState,
+    owner_id: i64,
+    owner_name: &str,
+    thing: Option<i64>,
+    url: &Url,
+    examined: &Examined,
+) -> Result<Result<Proof, String>, FlattrError> {
+    if let Some(domain) = Domain::of_url(url)
+        && domains::verified_owner(&mut **tx, &domain).await? == Some(owner_id)
+    {
+        return Ok(Ok(Proof::VerifiedDomain));
+    }
+    let mut owners = vec![user_url(state, owner_name)];
+    owners.extend(thing.map(|id| page_url(&state.settings.base_url, id)));
+    let named = owners
+        .iter()
+        .map(Url::as_str)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Ok(match examined {
+        Examined::Page { payment_links } if links_back(payment_links, &owners) => {
+            Ok(Proof::PaymentLink)
+        }
+        Examined::Page { .. } => Err(format!("no rel=payment link to {named} found on the page")),
+        Examined::Unreadable(reason) => Err(format!("the page could not be read: {reason}")),
+        Examined::Object => Err("the URL is an ActivityPub object of another server".into()),
+    })
 }
 
 /// A new verification token: 128 random bits in hex.

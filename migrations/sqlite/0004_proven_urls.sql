@@ -33,6 +33,8 @@ CREATE UNIQUE INDEX user_domains_verified ON user_domains (domain) WHERE verifie
 -- owner's earnings. One row per flattr (who paid, how much); `state` says where it went:
 -- still held, released to the owner once the thing was proven, or returned to the payer's
 -- wallet after `held_periods` periods. `settled_by` is the ledger reference that moved it.
+-- `owner_id` is the owner when the share was held; a release pays the thing's owner at that
+-- time (whoever proved the URL).
 CREATE TABLE held_shares (
     period     TEXT    NOT NULL,
     flattr_id  INTEGER NOT NULL,

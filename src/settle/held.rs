@@ -64,8 +64,10 @@ pub fn held_postings_sql() -> String {
 }
 
 /// Moves everything held for `thing_id` to its owner's earnings, once: the rows still `held`
-/// become `released` in this transaction, with one ledger transaction for their sum. Returns
-/// the amount released (zero when nothing was held).
+/// become `released` in this transaction, with one ledger transaction for their sum. The owner
+/// is the thing's owner now (whoever proved the URL, see `proving`), not necessarily the user
+/// who had registered it when the shares were held. Returns the amount released (zero when
+/// nothing was held).
 pub async fn release_thing(
     tx: &mut Tx,
     thing_id: i64,
@@ -73,19 +75,23 @@ pub async fn release_thing(
 ) -> Result<Money, CloseError> {
     // The UPDATE takes the rows' locks: a release racing this one (the close's last stage, a
     // second proof) waits, then finds them no longer `held`.
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
         "UPDATE held_shares SET state = 'released', settled_at = $2
          WHERE thing_id = $1 AND state = 'held'
-         RETURNING period, flattr_id, owner_id, amount",
+         RETURNING period, flattr_id, amount",
     )
     .bind(thing_id)
     .bind(epoch(now))
     .fetch_all(&mut **tx)
     .await?;
-    let Some((period, flattr, owner, _)) = rows.iter().min().cloned() else {
+    let Some((period, flattr, _)) = rows.iter().min().cloned() else {
         return Ok(Money::ZERO);
     };
-    let total = Money::from_minor(rows.iter().map(|r| r.3).sum());
+    let total = Money::from_minor(rows.iter().map(|r| r.2).sum());
+    let owner: i64 = sqlx::query_scalar("SELECT owner_id FROM things WHERE id = $1")
+        .bind(thing_id)
+        .fetch_one(&mut **tx)
+        .await?;
     // Each held share is released once, so the first share of this set names it uniquely.
     let reference = format!("held:{thing_id}:release:{period}:{flattr}");
     let posted = ledger::post(
@@ -139,7 +145,7 @@ pub async fn settle(
     .await?
     .rows_affected();
     if released > 0 {
-        post_settled(tx, period, &release, Account::Earnings(0).kind(), "owner_id", now).await?;
+        post_settled(tx, period, &release, Account::Earnings(0).kind(), "t.owner_id", now).await?;
     }
     let mut cutoff = period;
     for _ in 0..held_periods {
@@ -157,13 +163,14 @@ pub async fn settle(
     .await?
     .rows_affected();
     if returned > 0 {
-        post_settled(tx, period, &give_back, Account::Wallet(0).kind(), "user_id", now).await?;
+        post_settled(tx, period, &give_back, Account::Wallet(0).kind(), "h.user_id", now).await?;
     }
     Ok(())
 }
 
 /// Posts the shares marked `settled_by = reference`: out of their held accounts, into the
-/// `kind` account (earnings or wallet) of the user in `user_column` (owner or payer).
+/// `kind` account (earnings or wallet) of the user in `user_column` (`t.owner_id`, the thing's
+/// owner now, or `h.user_id`, the payer).
 async fn post_settled(
     tx: &mut Tx,
     period: Period,
@@ -196,7 +203,8 @@ async fn post_settled(
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO postings (transaction_id, account_id, amount)
          SELECT $1, a.id, CAST(SUM(h.amount) AS BIGINT) FROM held_shares h
-         JOIN accounts a ON a.kind = $3 AND a.user_id = h.{user_column}
+         JOIN things t ON t.id = h.thing_id
+         JOIN accounts a ON a.kind = $3 AND a.user_id = {user_column}
          WHERE h.settled_by = $2
          GROUP BY a.id"
     )))

@@ -91,12 +91,17 @@ async fn a_page_with_a_payment_link_proves_the_thing_and_its_held_shares_of_an_e
     story.close_october().await;
     let thing = story.thing().await;
     assert_eq!((thing["proven"].as_bool(), thing["held"].as_str()), (Some(false), Some("2.70")));
+    let earned = |body: Value| body["by_period"][0]["amount"].clone();
+    let bobs = story.alpha.get_json("/api/v1/user/earnings", Some(&story.bob)).await;
+    assert_eq!(earned(bobs), "0.90", "the held shares are not earnings yet");
 
     let proven = story.prove().await;
     assert_eq!(proven["proven"], true);
     assert_eq!(proven["held"], "0.00");
     let alpha = &story.alpha;
     assert_eq!(alpha.earnings("bob").await, 9_000 + 27_000);
+    let bobs = alpha.get_json("/api/v1/user/earnings", Some(&story.bob)).await;
+    assert_eq!(earned(bobs), "3.60");
     assert_eq!(alpha.account(&Account::Held(story.held)).await, 0);
     alpha.assert_books_balance().await;
 
@@ -211,4 +216,51 @@ async fn the_audit_finds_a_held_account_that_disagrees_with_its_shares() {
             story.held
         )]
     );
+}
+
+#[tokio::test]
+async fn a_squatter_s_unproven_thing_goes_with_its_held_money_to_the_creator_who_proves_the_url() {
+    let alpha = Instance::spawn("alpha").await;
+    let blog = Blog::spawn("bobsblog").await;
+    let mallory = alpha.sign_up("mallory").await;
+    let bob = alpha.sign_up("bob").await;
+    let alice = alpha.sign_up("alice").await;
+    alpha.deposit("alice", "10.00").await;
+    blog.post("/post", "");
+    let squatted = alpha
+        .create_unproven_thing(&mallory, &blog.url("/post"), "Mine, says mallory")
+        .await;
+    alpha.flattred(&alice, squatted).await;
+    alpha.set_time("2026-11-01T00:00:00Z");
+    alpha.close("2026-10").await;
+    assert_eq!(alpha.account(&Account::Held(squatted)).await, 18_000);
+    assert_eq!(alpha.earnings("mallory").await, 0);
+    let mallorys = alpha.get_json("/api/v1/user/earnings", Some(&mallory)).await;
+    assert_eq!(mallorys["by_period"], json!([]), "held money is nobody's earnings yet");
+
+    // bob's page links to bob: registering the URL gives him the thing and what it held.
+    blog.post_linking_to("/post", &alpha.url("/users/bob"));
+    let taken = alpha.register_thing(&bob, &blog.url("/post"), "My post").await;
+    assert_eq!(taken["id"], squatted);
+    assert_eq!(taken["owner"]["username"], "bob");
+    assert_eq!(taken["title"], "My post");
+    assert_eq!(taken["proven"], true);
+    assert_eq!(alpha.earnings("bob").await, 18_000);
+    assert_eq!(alpha.earnings("mallory").await, 0);
+    let bobs = alpha.get_json("/api/v1/user/earnings", Some(&bob)).await;
+    assert_eq!(bobs["by_period"][0]["amount"], "1.80");
+    alpha.assert_books_balance().await;
+
+    // A proven thing is not taken over.
+    let (status, code, _) = crate::common::error_of(
+        alpha
+            .post_api(
+                "/api/v1/things",
+                &mallory,
+                &json!({"url": blog.url("/post"), "title": "Mine again"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (409, "conflict"));
 }
