@@ -158,8 +158,8 @@ fn main() {
                     now,
                     CloseOptions::default(),
                 )
-                    .await
-                    .unwrap(),
+                .await
+                .unwrap(),
             );
         })
         .await;

@@ -76,7 +76,16 @@ pub async fn register(
         let owner = users::by_id(&mut **tx, owner_id).await?;
         // Only the profile counts here: a link to the existing `/things/ID` names the thing,
         // not who should own it.
-        if let Ok(proof) = decide(tx, state, owner_id, &owner.username, None, url.as_url(), examined).await?
+        if let Ok(proof) = decide(
+            tx,
+            state,
+            owner_id,
+            &owner.username,
+            None,
+            url.as_url(),
+            examined,
+        )
+        .await?
             && things::take_over(tx, existing.id, owner_id, fields, proof, now).await?
         {
             held::release_thing(tx, existing.id, now).await?;
@@ -125,10 +134,18 @@ async fn judge(
     now: DateTime<Utc>,
 ) -> Result<(), FlattrError> {
     let owner_id = thing.owner_id.ok_or(StoreError::NotFound("local thing"))?;
-    let url = Url::parse(&thing.url).map_err(|e| {
-        StoreError::Invalid(crate::domain::ParseError::new("url", e.to_string()))
-    })?;
-    let outcome = decide(tx, state, owner_id, &thing.owner, Some(thing.id), &url, examined).await?;
+    let url = Url::parse(&thing.url)
+        .map_err(|e| StoreError::Invalid(crate::domain::ParseError::new("url", e.to_string())))?;
+    let outcome = decide(
+        tx,
+        state,
+        owner_id,
+        &thing.owner,
+        Some(thing.id),
+        &url,
+        examined,
+    )
+    .await?;
     let outcome = outcome.as_ref().copied().map_err(String::as_str);
     if things::set_proof(tx, thing.id, outcome, now).await? {
         held::release_thing(tx, thing.id, now).await?;
@@ -184,7 +201,9 @@ pub async fn claim_domain(
     user_id: i64,
     domain: &Domain,
 ) -> Result<DomainRow, FlattrError> {
-    if domain.well_known_url(true).is_ok_and(|url| on_this_instance(state, &url))
+    if domain
+        .well_known_url(true)
+        .is_ok_and(|url| on_this_instance(state, &url))
         || Domain::of_url(&state.settings.base_url).as_ref() == Some(domain)
     {
         return Err(FlattrError::InstanceUrl(domain.to_string()));
@@ -214,7 +233,9 @@ pub async fn verify_domain(
     let pool = state.store.pool();
     let claim = domains::of_user(pool, user_id, domain)
         .await?
-        .ok_or(StoreError::NotFound("claim of this domain (ask for a token first)"))?;
+        .ok_or(StoreError::NotFound(
+            "claim of this domain (ask for a token first)",
+        ))?;
     if claim.verified_at.is_some() {
         return Ok(claim);
     }

@@ -44,7 +44,9 @@ impl Domain {
         let invalid = || {
             ParseError::new(
                 "domain",
-                format!("{text:?} is not a domain name such as blog.example (optionally with :PORT)"),
+                format!(
+                    "{text:?} is not a domain name such as blog.example (optionally with :PORT)"
+                ),
             )
         };
         if text.is_empty() || text.len() > 253 || text.contains(['/', '@', '?', '#', '\\']) {
@@ -89,7 +91,10 @@ impl Domain {
     /// The prefixes of every URL under this domain, http and https (`https://blog.example/`):
     /// how the database finds the things a verification proves.
     pub fn url_prefixes(&self) -> [String; 2] {
-        [format!("https://{}/", self.0), format!("http://{}/", self.0)]
+        [
+            format!("https://{}/", self.0),
+            format!("http://{}/", self.0),
+        ]
     }
 
     /// True when `url` is under this domain.
@@ -129,7 +134,10 @@ mod tests {
 
     #[test]
     fn a_domain_is_a_host_name_with_an_optional_port() {
-        assert_eq!(Domain::parse("Blog.Example.").unwrap().as_str(), "blog.example");
+        assert_eq!(
+            Domain::parse("Blog.Example.").unwrap().as_str(),
+            "blog.example"
+        );
         assert_eq!(
             Domain::parse("blog.test:8080").unwrap().as_str(),
             "blog.test:8080"
@@ -151,7 +159,11 @@ mod tests {
     #[test]
     fn a_domain_covers_urls_of_its_host_and_port_only() {
         let domain = Domain::parse("blog.example").unwrap();
-        for url in ["https://blog.example/a", "http://BLOG.example/b?c", "https://blog.example:443/"] {
+        for url in [
+            "https://blog.example/a",
+            "http://BLOG.example/b?c",
+            "https://blog.example:443/",
+        ] {
             assert!(domain.covers(&Url::parse(url).unwrap()), "{url}");
         }
         for url in [
@@ -175,7 +187,10 @@ mod tests {
         let link = |u: &str| vec![Url::parse(u).unwrap()];
         assert!(links_back(&link("https://ff.example/users/bob/"), &owners));
         assert!(links_back(&link("https://ff.example/things/7#x"), &owners));
-        assert!(!links_back(&link("https://ff.example/users/mallory"), &owners));
+        assert!(!links_back(
+            &link("https://ff.example/users/mallory"),
+            &owners
+        ));
         assert!(!links_back(&link("https://ff.example/things/8"), &owners));
         assert!(!links_back(&[], &owners));
     }

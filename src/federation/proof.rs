@@ -112,7 +112,8 @@ pub async fn read_token_file(state: &AppState, url: &Url) -> Result<String, Stri
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?is)<(?:link|a)\b[^>]*>").expect("a valid regex"));
 static ATTRIBUTE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?is)([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#).expect("a valid regex")
+    Regex::new(r#"(?is)([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
+        .expect("a valid regex")
 });
 
 /// The targets of a page's `<link rel="payment" href>` and `<a rel="payment" href>` (`rel` may
@@ -164,7 +165,10 @@ mod tests {
             .collect();
         assert_eq!(
             links,
-            vec!["https://ff.example/users/bob", "https://blog.example/support"]
+            vec![
+                "https://ff.example/users/bob",
+                "https://blog.example/support"
+            ]
         );
         assert!(payment_links("<p>nothing</p>", &base).is_empty());
     }

@@ -9,15 +9,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, MaybeUser, Path, Query};
+use crate::domain::money::Money;
 use crate::domain::thing::{
     ThingFields, ThingUrl, parse_category, parse_description, parse_language, parse_tags,
     parse_title,
 };
-use crate::domain::money::Money;
 use crate::proving;
 use crate::store::things::{self, ThingRow};
-use activitypub_federation::config::Data;
 use crate::store::users;
+use activitypub_federation::config::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -101,7 +101,9 @@ pub struct Thing {
     /// How it was proven: `payment_link` (its page links back) or `verified_domain`.
     proof: Option<String>,
     /// Why it is not proven, while it is not.
-    #[schema(example = "no rel=payment link to https://ff.example/users/bob or https://ff.example/things/7 found on the page")]
+    #[schema(
+        example = "no rel=payment link to https://ff.example/users/bob or https://ff.example/things/7 found on the page"
+    )]
     unproven_reason: Option<String>,
     /// Money of closed periods held for it until it is proven (or returned to the payers).
     #[schema(value_type = String, example = "0.00")]

@@ -30,9 +30,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::held;
 use crate::domain::money::{FeeRate, Money};
 use crate::domain::period::Period;
-use super::held;
 use crate::ledger::{self, Account, LedgerError, Posted};
 pub use crate::store::periods::Stage;
 use crate::store::{Backend, Store, StoreError, Tx, periods, subscriptions};

@@ -145,7 +145,15 @@ pub async fn settle(
     .await?
     .rows_affected();
     if released > 0 {
-        post_settled(tx, period, &release, Account::Earnings(0).kind(), "t.owner_id", now).await?;
+        post_settled(
+            tx,
+            period,
+            &release,
+            Account::Earnings(0).kind(),
+            "t.owner_id",
+            now,
+        )
+        .await?;
     }
     let mut cutoff = period;
     for _ in 0..held_periods {
@@ -163,7 +171,15 @@ pub async fn settle(
     .await?
     .rows_affected();
     if returned > 0 {
-        post_settled(tx, period, &give_back, Account::Wallet(0).kind(), "h.user_id", now).await?;
+        post_settled(
+            tx,
+            period,
+            &give_back,
+            Account::Wallet(0).kind(),
+            "h.user_id",
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

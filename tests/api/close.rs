@@ -252,13 +252,9 @@ async fn the_scheduler_closes_every_ended_period_and_only_those() {
         .await
         .unwrap();
     assert_eq!(due, vec![period("2026-10")]);
-    let reports = scheduler::close_due(
-        &app.state.store,
-        app.close_rules(),
-        app.state.clock.now(),
-    )
-    .await
-    .unwrap();
+    let reports = scheduler::close_due(&app.state.store, app.close_rules(), app.state.clock.now())
+        .await
+        .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].period, "2026-10");
     assert!(

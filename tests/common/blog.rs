@@ -95,7 +95,11 @@ impl Blog {
 
     /// Publishes `token` at `/.well-known/fedflattr`.
     pub fn publish_token(&self, token: &str) {
-        self.put("/.well-known/fedflattr", "text/plain", &format!("{token}\n"));
+        self.put(
+            "/.well-known/fedflattr",
+            "text/plain",
+            &format!("{token}\n"),
+        );
     }
 }
 

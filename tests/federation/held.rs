@@ -90,9 +90,15 @@ async fn a_page_with_a_payment_link_proves_the_thing_and_its_held_shares_of_an_e
     let story = story().await;
     story.close_october().await;
     let thing = story.thing().await;
-    assert_eq!((thing["proven"].as_bool(), thing["held"].as_str()), (Some(false), Some("2.70")));
+    assert_eq!(
+        (thing["proven"].as_bool(), thing["held"].as_str()),
+        (Some(false), Some("2.70"))
+    );
     let earned = |body: Value| body["by_period"][0]["amount"].clone();
-    let bobs = story.alpha.get_json("/api/v1/user/earnings", Some(&story.bob)).await;
+    let bobs = story
+        .alpha
+        .get_json("/api/v1/user/earnings", Some(&story.bob))
+        .await;
     assert_eq!(earned(bobs), "0.90", "the held shares are not earnings yet");
 
     let proven = story.prove().await;
@@ -100,7 +106,9 @@ async fn a_page_with_a_payment_link_proves_the_thing_and_its_held_shares_of_an_e
     assert_eq!(proven["held"], "0.00");
     let alpha = &story.alpha;
     assert_eq!(alpha.earnings("bob").await, 9_000 + 27_000);
-    let bobs = alpha.get_json("/api/v1/user/earnings", Some(&story.bob)).await;
+    let bobs = alpha
+        .get_json("/api/v1/user/earnings", Some(&story.bob))
+        .await;
     assert_eq!(earned(bobs), "3.60");
     assert_eq!(alpha.account(&Account::Held(story.held)).await, 0);
     alpha.assert_books_balance().await;
@@ -146,14 +154,21 @@ async fn held_money_returns_to_the_payers_after_held_periods_and_a_rerun_changes
             },
         )
         .await;
-    assert!(matches!(crashed, Err(CloseError::Injected { .. })), "{crashed:?}");
+    assert!(
+        matches!(crashed, Err(CloseError::Injected { .. })),
+        "{crashed:?}"
+    );
     story.assert_october_closed().await;
     let report = alpha.close("2026-12").await;
     assert!(!report.already_closed);
     assert_eq!(alpha.wallet("alice").await, 80_000 + 9_000);
     assert_eq!(alpha.wallet("carol").await, 80_000 + 18_000);
     assert_eq!(alpha.account(&Account::Held(story.held)).await, 0);
-    assert_eq!(alpha.earnings("bob").await, 9_000, "the owner gets none of it");
+    assert_eq!(
+        alpha.earnings("bob").await,
+        9_000,
+        "the owner gets none of it"
+    );
     assert_eq!(alpha.fees().await, 4_000, "the fee is not returned");
     assert_eq!(story.thing().await["held"], "0.00");
     alpha.assert_books_balance().await;
@@ -235,12 +250,20 @@ async fn a_squatter_s_unproven_thing_goes_with_its_held_money_to_the_creator_who
     alpha.close("2026-10").await;
     assert_eq!(alpha.account(&Account::Held(squatted)).await, 18_000);
     assert_eq!(alpha.earnings("mallory").await, 0);
-    let mallorys = alpha.get_json("/api/v1/user/earnings", Some(&mallory)).await;
-    assert_eq!(mallorys["by_period"], json!([]), "held money is nobody's earnings yet");
+    let mallorys = alpha
+        .get_json("/api/v1/user/earnings", Some(&mallory))
+        .await;
+    assert_eq!(
+        mallorys["by_period"],
+        json!([]),
+        "held money is nobody's earnings yet"
+    );
 
     // bob's page links to bob: registering the URL gives him the thing and what it held.
     blog.post_linking_to("/post", &alpha.url("/users/bob"));
-    let taken = alpha.register_thing(&bob, &blog.url("/post"), "My post").await;
+    let taken = alpha
+        .register_thing(&bob, &blog.url("/post"), "My post")
+        .await;
     assert_eq!(taken["id"], squatted);
     assert_eq!(taken["owner"]["username"], "bob");
     assert_eq!(taken["title"], "My post");

@@ -77,7 +77,10 @@ async fn a_page_or_profile_of_this_instance_is_refused_at_registration() {
     let mallory = alpha.sign_up("mallory").await;
     for url in [alpha.thing_url(thing), alpha.url("/users/bob")] {
         let (status, body) = try_register(&alpha, &mallory, &url).await;
-        assert_eq!((status, body["error"].as_str()), (422, Some("instance_url")));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some("instance_url"))
+        );
         assert_eq!(body["field"], "url");
     }
 }
@@ -91,9 +94,7 @@ async fn a_page_without_a_link_back_stays_unproven_and_says_why() {
     let id = alpha
         .create_unproven_thing(&bob, &blog.url("/post"), "Post")
         .await;
-    let thing = alpha
-        .get_json(&format!("/api/v1/things/{id}"), None)
-        .await;
+    let thing = alpha.get_json(&format!("/api/v1/things/{id}"), None).await;
     let expected = format!(
         "no rel=payment link to {} or {} found on the page",
         alpha.url("/users/bob"),
@@ -156,7 +157,10 @@ async fn a_page_that_links_back_to_its_owner_or_its_thing_proves_it() {
         .await;
     blog.post(
         "/two",
-        &format!(r#"</head><body><a href="{}" rel="payment">flattr</a>"#, alpha.thing_url(two)),
+        &format!(
+            r#"</head><body><a href="{}" rel="payment">flattr</a>"#,
+            alpha.thing_url(two)
+        ),
     );
     let proven: Value = alpha
         .post_api(&format!("/api/v1/things/{two}/prove"), &bob, &json!({}))
@@ -179,7 +183,11 @@ async fn a_domain_is_verified_through_its_well_known_file_and_a_wrong_token_is_n
         .await;
 
     let claim = alpha
-        .post_api("/api/v1/user/domains", &bob, &json!({"domain": blog.domain()}))
+        .post_api(
+            "/api/v1/user/domains",
+            &bob,
+            &json!({"domain": blog.domain()}),
+        )
         .await;
     assert_eq!(claim.status(), 201);
     let claim: Value = claim.json().await.unwrap();
@@ -192,7 +200,11 @@ async fn a_domain_is_verified_through_its_well_known_file_and_a_wrong_token_is_n
     );
     // Asking again gives the same token.
     let again: Value = alpha
-        .post_api("/api/v1/user/domains", &bob, &json!({"domain": blog.domain()}))
+        .post_api(
+            "/api/v1/user/domains",
+            &bob,
+            &json!({"domain": blog.domain()}),
+        )
         .await
         .json()
         .await
@@ -201,7 +213,11 @@ async fn a_domain_is_verified_through_its_well_known_file_and_a_wrong_token_is_n
 
     let verify = format!("/api/v1/user/domains/{}/verify", blog.domain());
     let (status, code, reason) = error_of(alpha.post_api(&verify, &bob, &json!({})).await).await;
-    assert_eq!((status, code.as_str()), (422, "verification_failed"), "{reason}");
+    assert_eq!(
+        (status, code.as_str()),
+        (422, "verification_failed"),
+        "{reason}"
+    );
     assert!(reason.contains("404"), "{reason}");
     blog.publish_token("0123456789abcdef0123456789abcdef");
     let (status, code, _) = error_of(alpha.post_api(&verify, &bob, &json!({})).await).await;
@@ -226,8 +242,19 @@ async fn a_domain_is_verified_through_its_well_known_file_and_a_wrong_token_is_n
         (Some(true), Some("verified_domain"))
     );
     blog.post("/after", "");
-    let after = alpha.register_thing(&bob, &blog.url("/after"), "After").await;
+    let after = alpha
+        .register_thing(&bob, &blog.url("/after"), "After")
+        .await;
     assert_eq!(after["proof"], "verified_domain");
+    // This instance's own domain is nobody's.
+    let own = format!("alpha.test:{}", alpha.port);
+    let (status, code, _) = error_of(
+        alpha
+            .post_api("/api/v1/user/domains", &bob, &json!({"domain": own}))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (422, "instance_url"));
 }
 
 #[tokio::test]
@@ -238,7 +265,11 @@ async fn a_domain_verified_by_one_user_is_refused_to_another() {
     let carol = alpha.sign_up("carol").await;
     // carol asks first, bob verifies first.
     let carols: Value = alpha
-        .post_api("/api/v1/user/domains", &carol, &json!({"domain": blog.domain()}))
+        .post_api(
+            "/api/v1/user/domains",
+            &carol,
+            &json!({"domain": blog.domain()}),
+        )
         .await
         .json()
         .await
@@ -251,7 +282,11 @@ async fn a_domain_verified_by_one_user_is_refused_to_another() {
     assert_eq!((status, code.as_str()), (409, "domain_taken"));
     let (status, code, _) = error_of(
         alpha
-            .post_api("/api/v1/user/domains", &carol, &json!({"domain": blog.domain()}))
+            .post_api(
+                "/api/v1/user/domains",
+                &carol,
+                &json!({"domain": blog.domain()}),
+            )
             .await,
     )
     .await;
@@ -265,7 +300,10 @@ async fn a_domain_verified_by_one_user_is_refused_to_another() {
     )
     .await;
     assert!(
-        matches!(vouched, Err(fedflattr::flattring::FlattrError::DomainTaken(_))),
+        matches!(
+            vouched,
+            Err(fedflattr::flattring::FlattrError::DomainTaken(_))
+        ),
         "{vouched:?}"
     );
     // A thing carol registers there stays unproven.
@@ -296,7 +334,11 @@ async fn auto_submit_under_an_unverified_domain_is_refused_and_works_under_a_ver
     let auto = auto_submit(&alpha, &blog.url("/new"));
 
     let (status, code, reason) = error_of(alpha.flattr_url(&alice, &auto).await).await;
-    assert_eq!((status, code.as_str()), (403, "unverified_domain"), "{reason}");
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "unverified_domain"),
+        "{reason}"
+    );
     assert_eq!(alpha.count("SELECT COUNT(*) FROM things").await, 0);
 
     alpha.vouch_domain("bob", &blog.domain()).await;
@@ -324,7 +366,10 @@ async fn auto_submit_under_an_unverified_domain_is_refused_and_works_under_a_ver
     assert_eq!((status, code.as_str()), (422, "remote_object"));
     let bob = alpha.sign_up("bobby").await;
     let (status, body) = try_register(&alpha, &bob, &note).await;
-    assert_eq!((status, body["error"].as_str()), (422, Some("remote_object")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("remote_object"))
+    );
 }
 
 #[tokio::test]
