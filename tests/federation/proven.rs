@@ -261,7 +261,7 @@ async fn a_domain_is_verified_through_its_well_known_file_and_a_wrong_token_is_n
 async fn a_domain_verified_by_one_user_is_refused_to_another() {
     let alpha = Instance::spawn("alpha").await;
     let blog = Blog::spawn("bobsblog").await;
-    let bob = alpha.sign_up("bob").await;
+    alpha.sign_up("bob").await;
     let carol = alpha.sign_up("carol").await;
     // carol asks first, bob verifies first.
     let carols: Value = alpha
