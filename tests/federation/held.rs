@@ -287,3 +287,22 @@ async fn a_squatter_s_unproven_thing_goes_with_its_held_money_to_the_creator_who
     .await;
     assert_eq!((status, code.as_str()), (409, "conflict"));
 }
+
+#[tokio::test]
+async fn a_second_release_of_the_same_thing_moves_nothing() {
+    let story = story().await;
+    story.close_october().await;
+    story.prove().await;
+    let alpha = &story.alpha;
+    let ledger = alpha.ledger_lines().await;
+    // As a proof racing the close's held stage would: the rows are no longer `held`.
+    let mut tx = alpha.state.store.begin().await.unwrap();
+    let released =
+        fedflattr::settle::held::release_thing(&mut tx, story.held, alpha.state.clock.now())
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(released, fedflattr::domain::money::Money::ZERO);
+    assert_eq!(alpha.ledger_lines().await, ledger);
+    assert_eq!(alpha.earnings("bob").await, 36_000);
+}
