@@ -17,6 +17,7 @@ type Files = Arc<Mutex<HashMap<String, (String, String)>>>;
 pub struct Blog {
     /// `NAME.test`.
     pub host: String,
+    /// The port it listens on (127.0.0.1).
     pub port: u16,
     files: Files,
     task: tokio::task::JoinHandle<()>,
