@@ -19,8 +19,8 @@ use url::Url;
 use crate::domain::proof::{Domain, Proof, links_back, token_matches};
 use crate::domain::thing::{ThingFields, ThingUrl, page_url};
 use crate::federation::actors::user_url;
+use crate::federation::examine::{self, Examined};
 use crate::federation::origin;
-use crate::federation::proof::{self, Examined};
 use crate::flattring::FlattrError;
 use crate::settle::held;
 use crate::state::AppState;
@@ -48,7 +48,7 @@ pub async fn examine(data: &Data<AppState>, url: &ThingUrl) -> Result<Examined, 
     // Each examination fetches from the URL's server on a user's behalf: bounded per origin,
     // like resolving a remote URL to flattr.
     data.limits.resolve.check(&origin(url.as_url()))?;
-    match proof::examine(data, url.as_url()).await {
+    match examine::examine(data, url.as_url()).await {
         Examined::Object => Err(FlattrError::RemoteObject(url.as_str().to_owned())),
         examined => Ok(examined),
     }
@@ -243,7 +243,7 @@ pub async fn verify_domain(
     let url = domain
         .well_known_url(state.settings.development_mode)
         .map_err(StoreError::from)?;
-    let body = proof::read_token_file(state, &url)
+    let body = examine::read_token_file(state, &url)
         .await
         .map_err(FlattrError::VerificationFailed)?;
     if !token_matches(&body, &claim.token) {

@@ -1,7 +1,7 @@
 //! Who owns a URL: the pure rules of proofs. A local thing pays its owner only once proven —
 //! its page links back with `rel="payment"` to the owner's profile or to the thing's page here,
 //! or its URL is under a domain the owner verified. No I/O here; fetching the page and the
-//! `.well-known` file is `federation::proof`'s, deciding and recording is `proving`'s.
+//! `.well-known` file is `federation::examine`'s, deciding and recording is `proving`'s.
 
 use url::{Host, Url};
 
