@@ -4,7 +4,7 @@
 //! database, then times
 //! - the floor: one set-based statement that reads every flattr of the period with its thing's
 //!   owner and writes one row per flattr (the least any close must do), and
-//! - the real close (`settle::close::close`, all five stages, ledger postings included),
+//! - the real close (`settle::close::close`, all six stages, ledger postings included),
 //!
 //! and prints both and their ratio. `FEDFLATTR_BENCH_USERS` sets N (default 100 000);
 //! `FEDFLATTR_BENCH_DATABASE_URL` a PostgreSQL server to run on, where a fresh
@@ -20,7 +20,7 @@ use chrono::{TimeZone, Utc};
 use fedflattr::domain::money::FeeRate;
 use fedflattr::domain::period::Period;
 use fedflattr::ledger::audit;
-use fedflattr::settle::close::{CloseOptions, close};
+use fedflattr::settle::close::{CloseOptions, CloseRules, close};
 use fedflattr::store::Store;
 use rust_decimal::Decimal;
 
@@ -76,8 +76,9 @@ async fn seed(store: &Store, payers: i64) {
     .await;
     exec(store, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
          INSERT INTO things (id, url, owner_id, title, description, tags, language, category, hidden,
-                             created_at, updated_at)
-         SELECT i, 'https://c.example/' || CAST(i AS TEXT), i, 'T', '', '[]', '', 'rest', 0, 0, 0 FROM n", CREATORS).await;
+                             created_at, updated_at, proven_at, proof)
+         SELECT i, 'https://c.example/' || CAST(i AS TEXT), i, 'T', '', '[]', '', 'rest', 0, 0, 0,
+                0, 'verified_domain' FROM n", CREATORS).await;
     exec(
         store,
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1),
@@ -147,9 +148,18 @@ fn main() {
         let mut report = None;
         let elapsed = time(|| async {
             report = Some(
-                close(&store, period, rate, now, CloseOptions::default())
-                    .await
-                    .unwrap(),
+                close(
+                    &store,
+                    period,
+                    CloseRules {
+                        fee_rate: rate,
+                        held_periods: 3,
+                    },
+                    now,
+                    CloseOptions::default(),
+                )
+                .await
+                .unwrap(),
             );
         })
         .await;

@@ -71,7 +71,10 @@ pub async fn serve(
     if state.settings.auto_close {
         background.push(tokio::spawn(scheduler::run(
             state.store.clone(),
-            state.settings.fee_rate,
+            crate::settle::close::CloseRules {
+                fee_rate: state.settings.fee_rate,
+                held_periods: state.settings.held_periods,
+            },
             state.clock.clone(),
             Duration::from_secs(state.settings.close_interval_secs),
             stop_rx.clone(),

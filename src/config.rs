@@ -78,6 +78,9 @@ pub struct Config {
     /// Peers (reverse proxies) whose `X-Forwarded-For` names the client; empty: the client is
     /// always the connection's peer address.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Periods a share of a flattr of an unproven thing stays held before it goes back to the
+    /// payer's wallet (a share of P is returned by the close of P + `held_periods`).
+    pub held_periods: u32,
 }
 
 impl Default for Config {
@@ -111,6 +114,7 @@ impl Default for Config {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             trusted_proxies: Vec::new(),
+            held_periods: 3,
         }
     }
 }
@@ -227,6 +231,8 @@ pub struct Settings {
     pub header_timeout_secs: u64,
     pub body_timeout_secs: u64,
     pub trusted_proxies: Vec<IpAddr>,
+    /// Periods a share of an unproven thing stays held before it goes back to its payer.
+    pub held_periods: u32,
 }
 
 impl Settings {
@@ -312,6 +318,10 @@ impl Config {
             None => Url::parse(&format!("https://{}", self.domain))
                 .map_err(|e| ParseError::new("domain", e.to_string()))?,
         };
+        // Ten years: the held shares' cutoff is counted back period by period at each close.
+        if self.held_periods > 120 {
+            return Err(ParseError::new("held_periods", "must be at most 120 (periods)").into());
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ParseError::new("log_format", "must be text or json").into());
         }
@@ -350,6 +360,7 @@ impl Config {
             header_timeout_secs: self.header_timeout_secs.max(1),
             body_timeout_secs: self.body_timeout_secs.max(1),
             trusted_proxies: self.trusted_proxies.clone(),
+            held_periods: self.held_periods,
         })
     }
 }

@@ -24,6 +24,7 @@ use activitypub_federation::config::Data;
 
 use crate::domain::flattr::{FlattrRefusal, SubscriptionPeriods, check_flattr};
 use crate::domain::period::Period;
+use crate::domain::proof::{Domain, Proof};
 use crate::domain::thing::{AutoSubmit, ThingUrl, page_id};
 use crate::federation::{FederationError, outbox, resolve};
 use crate::ledger::{self, Account, LedgerError};
@@ -32,7 +33,7 @@ use crate::state::AppState;
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::subscriptions::{self, SubscriptionRow};
 use crate::store::things::{self, RemoteThing, ThingRow};
-use crate::store::{StoreError, Tx, periods, users};
+use crate::store::{StoreError, Tx, domains, periods, users};
 
 /// Why a flattr, undo or subscription did not happen. Flattr's own refusals (`flattr_owner`,
 /// `no_means`, `flattr_once`, `period_closed`) arrive as `Store(StoreError::Refused(_))`.
@@ -53,6 +54,34 @@ pub enum FlattrError {
     /// Too many remote URLs of one origin resolved lately (see `limits`).
     #[error("too many remote URLs of this server resolved lately")]
     Limited(Limited),
+    /// The URL answers with an ActivityPub object of another server: it belongs to its owner
+    /// there, and flattring it reaches them; nobody registers it here.
+    #[error(
+        "{0} is an ActivityPub object of another server: flattring it pays its owner there, so it cannot be registered here"
+    )]
+    RemoteObject(String),
+    /// A URL (or domain) of this instance: its pages already name their owners here.
+    #[error("{0} is on this instance: its things and profiles cannot be registered as things")]
+    InstanceUrl(String),
+    /// The domain is verified by another user.
+    #[error("{0} is verified by another user")]
+    DomainTaken(String),
+    /// The domain's verification file was missing, unreadable or held another token.
+    #[error("{0}")]
+    VerificationFailed(String),
+    /// An auto-submit URL under a domain its named owner has not verified.
+    #[error(
+        "auto-submit creates things only under a domain their owner verified; {domain} is not verified by {owner}"
+    )]
+    UnverifiedDomain {
+        /// The URL's domain (or host).
+        domain: String,
+        /// The owner the auto-submit URL names.
+        owner: String,
+    },
+    /// Moving held money failed (see `settle::held`).
+    #[error(transparent)]
+    Settle(#[from] crate::settle::close::CloseError),
 }
 
 impl From<Limited> for FlattrError {
@@ -85,6 +114,14 @@ pub enum Target {
 pub async fn find(data: &Data<AppState>, url: &ThingUrl) -> Result<Target, FlattrError> {
     let base = &data.settings.base_url;
     if let Some(auto) = AutoSubmit::parse(url.as_url(), base).map_err(StoreError::from)? {
+        if let Some(known) = things::by_url(data.store.pool(), auto.url.as_str()).await? {
+            return Ok(Target::Thing(known.id));
+        }
+        // A new thing: only under a domain its owner verified, and never an object of
+        // another server (its owner there is paid when it is flattred by its own URL).
+        let owner = owner_of(data.store.pool(), &auto.owner).await?;
+        verified_for(data.store.pool(), &auto, owner.id).await?;
+        crate::proving::examine(data, &auto.url).await?;
         return Ok(Target::AutoSubmit(auto));
     }
     if let Some(known) = things::by_url(data.store.pool(), url.as_str()).await? {
@@ -179,18 +216,50 @@ async fn thing_of(tx: &mut Tx, state: &AppState, target: Target) -> Result<Thing
         Target::AutoSubmit(auto) => match things::by_url(&mut **tx, auto.url.as_str()).await? {
             Some(thing) => thing,
             None => {
-                let owner = match users::by_name(&mut **tx, &auto.owner).await {
-                    Ok(owner) => owner,
-                    Err(StoreError::NotFound(_)) => {
-                        return Err(
-                            StoreError::NotFound("the owner named by the auto-submit URL").into(),
-                        );
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                things::create(tx, owner.id, &auto.url, &auto.fields, now).await?
+                let owner = owner_of(&mut **tx, &auto.owner).await?;
+                // Checked again in the transaction that creates the thing.
+                verified_for(&mut **tx, &auto, owner.id).await?;
+                let thing = things::create(tx, owner.id, &auto.url, &auto.fields, now).await?;
+                things::set_proof(tx, thing.id, Ok(Proof::VerifiedDomain), now).await?;
+                things::by_id(&mut **tx, thing.id).await?
             }
         },
+    })
+}
+
+/// The owner an auto-submit URL names.
+async fn owner_of<'e, E>(db: E, name: &str) -> Result<users::UserRow, FlattrError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    match users::by_name(db, name).await {
+        Ok(owner) => Ok(owner),
+        Err(StoreError::NotFound(_)) => {
+            Err(StoreError::NotFound("the owner named by the auto-submit URL").into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Refuses an auto-submit URL that is not under a domain its owner verified.
+async fn verified_for<'e, E>(db: E, auto: &AutoSubmit, owner_id: i64) -> Result<(), FlattrError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let url = auto.url.as_url();
+    let verified = match Domain::of_url(url) {
+        Some(domain) => domains::verified_owner(db, &domain).await? == Some(owner_id),
+        None => false,
+    };
+    if verified {
+        return Ok(());
+    }
+    Err(FlattrError::UnverifiedDomain {
+        domain: Domain::of_url(url).map_or_else(
+            || url.host_str().unwrap_or_default().to_owned(),
+            |d| d.to_string(),
+        ),
+        owner: auto.owner.clone(),
     })
 }
 

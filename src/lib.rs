@@ -6,6 +6,7 @@
 //! cli, app         entry points: parse, configure, wire, run
 //!   http           JSON API (one router per resource), errors → HTTP in one place
 //!   flattring      the flattr use case: find what a URL names, flattr, undo, subscribe
+//!   proving        who owns a URL: registration checks, proofs, domains, releasing held money
 //!   federation     ActivityPub: discovery, actors, things as objects, Like/Undo (one file
 //!                  each), the inbox and its checks, the delivery queue, the SSRF guard
 //!     settle       period close (staged, resumable) and its scheduler
@@ -26,6 +27,7 @@ pub mod flattring;
 pub mod http;
 pub mod ledger;
 pub mod limits;
+pub mod proving;
 pub mod settle;
 pub mod state;
 pub mod store;

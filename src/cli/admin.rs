@@ -13,9 +13,11 @@ use crate::config::Settings;
 use crate::domain::money::Money;
 use crate::domain::password;
 use crate::domain::period::Period;
+use crate::domain::proof::Domain;
 use crate::domain::username::{NewPassword, Username};
 use crate::federation::actors::generate_keys;
 use crate::ledger::{self, Posted, audit, payouts};
+use crate::proving;
 use crate::settle::close::{self, CloseOptions};
 use crate::store::Store;
 use crate::store::users::{self, NewUser};
@@ -50,6 +52,24 @@ pub enum Admin {
     Payouts {
         #[command(subcommand)]
         command: PayoutsCommand,
+    },
+    /// Users' domains.
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
+    },
+}
+
+/// What an admin does with domains.
+#[derive(Subcommand, Debug)]
+pub enum DomainCommand {
+    /// Vouch that DOMAIN is USER's (no file under /.well-known/ needed): proves USER's things
+    /// under it and releases what was held for them. Refused when another user verified it.
+    Verify {
+        /// The user the domain belongs to.
+        username: String,
+        /// A host name, optionally with :PORT.
+        domain: String,
     },
 }
 
@@ -188,7 +208,10 @@ pub async fn run(
             let report = close::close(
                 store,
                 period,
-                settings.fee_rate,
+                close::CloseRules {
+                    fee_rate: settings.fee_rate,
+                    held_periods: settings.held_periods,
+                },
                 now,
                 CloseOptions::default(),
             )
@@ -234,6 +257,23 @@ pub async fn run(
             if !report.ok {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Admin::Domain {
+            command: DomainCommand::Verify { username, domain },
+        } => {
+            let domain = Domain::parse(&domain).map_err(fail)?;
+            let user = users::by_name(store.pool(), &username)
+                .await
+                .map_err(fail)?;
+            let row = proving::vouch_domain(store, user.id, &domain, now)
+                .await
+                .map_err(fail)?;
+            output(
+                json,
+                json!({"username": user.username, "domain": row.domain,
+                       "verified_by": row.verified_by, "verified": row.verified_at.is_some()}),
+                || format!("{} is verified as {}'s domain", row.domain, user.username),
+            );
         }
         Admin::Payouts {
             command: PayoutsCommand::Export { output: path },

@@ -5,6 +5,7 @@ pub mod flattr;
 pub mod money;
 pub mod password;
 pub mod period;
+pub mod proof;
 pub mod settlement;
 pub mod split;
 pub mod thing;

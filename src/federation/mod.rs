@@ -16,6 +16,7 @@ pub mod claims;
 pub mod client;
 pub mod delivery;
 pub mod discovery;
+pub mod examine;
 pub mod inbox;
 pub mod instance_keys;
 pub mod objects;

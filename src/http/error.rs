@@ -52,6 +52,12 @@ impl ApiError {
         }
     }
 
+    /// The same error, blaming one field of the request.
+    pub fn on(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -245,6 +251,26 @@ impl From<FlattrError> for ApiError {
             FlattrError::Ledger(ledger) => ledger.into(),
             FlattrError::Remote(federation) => federation.into(),
             FlattrError::Limited(limited) => limited.into(),
+            FlattrError::RemoteObject(_) | FlattrError::InstanceUrl(_) => {
+                let code = match e {
+                    FlattrError::RemoteObject(_) => "remote_object",
+                    _ => "instance_url",
+                };
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string()).on("url")
+            }
+            FlattrError::DomainTaken(_) => {
+                Self::new(StatusCode::CONFLICT, "domain_taken", e.to_string()).on("domain")
+            }
+            FlattrError::VerificationFailed(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "verification_failed",
+                e.to_string(),
+            )
+            .on("domain"),
+            FlattrError::UnverifiedDomain { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "unverified_domain", e.to_string()).on("url")
+            }
+            FlattrError::Settle(close) => close.into(),
         }
     }
 }

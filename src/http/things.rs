@@ -9,12 +9,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, Json, MaybeUser, Path, Query};
+use crate::domain::money::Money;
 use crate::domain::thing::{
     ThingFields, ThingUrl, parse_category, parse_description, parse_language, parse_tags,
     parse_title,
 };
+use crate::proving;
 use crate::store::things::{self, ThingRow};
 use crate::store::users;
+use activitypub_federation::config::Data;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup))
         .routes(routes!(get_thing, update_thing, delete_thing))
         .routes(routes!(things_of_user))
+        .routes(routes!(prove_thing))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -91,12 +95,34 @@ pub struct Thing {
     /// True for a thing of another server that a user here flattred; `owner.username` is then
     /// the owner's actor id.
     remote: bool,
+    /// Whether its URL is proven its owner's (always true for a thing of another server: its
+    /// owner is the object's creator). Shares of flattrs of an unproven thing are held.
+    proven: bool,
+    /// How it was proven: `payment_link` (its page links back) or `verified_domain`.
+    proof: Option<String>,
+    /// Why it is not proven, while it is not.
+    #[schema(
+        example = "no rel=payment link to https://ff.example/users/bob or https://ff.example/things/7 found on the page"
+    )]
+    unproven_reason: Option<String>,
+    /// Money of closed periods held for it until it is proven (or returned to the payers).
+    #[schema(value_type = String, example = "0.00")]
+    held: Money,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub fn view(state: &AppState, row: ThingRow) -> Thing {
     let base = &state.settings.base_url;
+    let proven = row.owner_id.is_none() || row.proven_at.is_some();
+    let unproven_reason = (!proven).then(|| {
+        row.proof_problem.clone().unwrap_or_else(|| {
+            format!(
+                "not checked yet: link the page back with rel=payment and call POST /api/v1/things/{}/prove, or verify its domain",
+                row.id
+            )
+        })
+    });
     let join = |path: String| base.join(&path).map(|u| u.to_string()).unwrap_or_default();
     Thing {
         r#type: "thing",
@@ -116,16 +142,27 @@ pub fn view(state: &AppState, row: ThingRow) -> Thing {
         flattrs: row.flattrs,
         remote_flattrs: row.remote_flattrs,
         remote: row.owner_id.is_none(),
+        proven,
+        proof: row.proof,
+        unproven_reason,
+        held: Money::from_minor(row.held),
         created_at: crate::store::from_epoch(row.created_at),
         updated_at: crate::store::from_epoch(row.updated_at),
     }
 }
 
-/// Registers a thing owned by the signed-in user.
+/// Registers a thing owned by the signed-in user. Its URL is fetched first: an ActivityPub
+/// object of another server is refused (`remote_object`: flattring it reaches its owner
+/// there), as is a URL of this instance (`instance_url`). The thing is proven when its page
+/// links back with `rel="payment"` to your profile or is under a domain you verified; until
+/// then its shares are held. An unreadable page registers the thing unproven.
 #[utoipa::path(post, path = "/things", tag = "things", security(("bearer" = [])), request_body = NewThing,
-    responses((status = 201, body = Thing), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Thing), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "invalid_parameters, remote_object, instance_url"),
+              (status = 429, body = ErrorBody)))]
 async fn create_thing(
     State(state): State<AppState>,
+    data: Data<AppState>,
     auth: AuthUser,
     Json(body): Json<NewThing>,
 ) -> Result<(StatusCode, Json<Thing>), ApiError> {
@@ -138,10 +175,28 @@ async fn create_thing(
         category: parse_category(&body.category)?,
         hidden: body.hidden,
     };
+    let examined = proving::examine(&data, &url).await?;
     let mut tx = state.store.begin().await?;
-    let row = things::create(&mut tx, auth.id, &url, &fields, state.clock.now()).await?;
+    let row = proving::register(&mut tx, &state, auth.id, &url, &fields, &examined).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(&state, row))))
+}
+
+/// Checks again whether your thing is proven: its page is fetched and searched for a
+/// `rel="payment"` link (`<link>` or `<a>`) to your profile (`/users/NAME`) or to the thing's
+/// page here (`/things/ID`). When it is proven now, the money held for it goes to your
+/// earnings. The answer says `proven`, and `unproven_reason` when not.
+#[utoipa::path(post, path = "/things/{id}/prove", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Thing), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "remote_object"), (status = 429, body = ErrorBody)))]
+async fn prove_thing(
+    State(state): State<AppState>,
+    data: Data<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Thing>, ApiError> {
+    let row = proving::prove(&data, auth.id, id).await?;
+    Ok(Json(view(&state, row)))
 }
 
 #[derive(Deserialize, IntoParams)]

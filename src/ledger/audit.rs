@@ -60,10 +60,11 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
         .await?,
         check(
             pool,
-            "no wallet, earnings, fees, payouts, payable, pending or disputed account is negative, no receivable positive",
+            "no wallet, earnings, fees, payouts, payable, held, pending or disputed account is negative, no receivable positive",
             "SELECT 'account ' || name || ' has the wrong sign: ' || CAST(balance AS TEXT)
              FROM accounts
-             WHERE (kind IN ('wallet', 'earnings', 'fees', 'payouts', 'payable', 'pending', 'disputed') AND balance < 0)
+             WHERE (kind IN ('wallet', 'earnings', 'fees', 'payouts', 'payable', 'held', 'pending', 'disputed')
+                    AND balance < 0)
                 OR (kind = 'receivable' AND balance > 0)",
         )
         .await?,
@@ -73,6 +74,28 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
             "SELECT 'clearing:' || p.period || ' holds ' || CAST(a.balance AS TEXT)
              FROM periods p JOIN accounts a ON a.name = 'clearing:' || p.period
              WHERE p.closed_at IS NOT NULL AND a.balance <> 0",
+        )
+        .await?,
+        check(
+            pool,
+            "every held account equals its shares not yet released or returned",
+            // Both ways: an account whose balance differs from its held shares, and held
+            // shares without an account to hold them.
+            "SELECT 'account ' || a.name || ' holds ' || CAST(a.balance AS TEXT)
+                    || ' but its held shares total ' || CAST(COALESCE(h.total, 0) AS TEXT)
+             FROM accounts a
+             LEFT JOIN (SELECT 'held:' || CAST(thing_id AS TEXT) AS name, SUM(amount) AS total
+                        FROM held_shares WHERE state = 'held' GROUP BY thing_id) h
+                    ON h.name = a.name
+             WHERE a.kind = 'held' AND a.balance <> COALESCE(h.total, 0)
+             UNION ALL
+             SELECT 'held shares of thing ' || CAST(h.thing_id AS TEXT) || ' total '
+                    || CAST(SUM(h.amount) AS TEXT) || ' but no held account holds them'
+             FROM held_shares h
+             WHERE h.state = 'held'
+               AND NOT EXISTS (SELECT 1 FROM accounts a
+                               WHERE a.name = 'held:' || CAST(h.thing_id AS TEXT))
+             GROUP BY h.thing_id",
         )
         .await?,
         check(

@@ -42,6 +42,10 @@ pub enum Account {
     /// What we stated to the peer at this origin and it disputed: moved out of `payable` so that
     /// only agreed amounts are ever netted.
     Disputed(String),
+    /// Shares of flattrs of one unproven local thing, held until the thing is proven (then
+    /// they go to its owner's earnings) or `held_periods` periods have passed (then back to
+    /// the payers' wallets). See `settle::held`.
+    Held(i64),
 }
 
 impl Account {
@@ -57,6 +61,7 @@ impl Account {
             Account::Receivable(origin) => format!("receivable:{origin}"),
             Account::Pending(user) => format!("pending:{user}"),
             Account::Disputed(origin) => format!("disputed:{origin}"),
+            Account::Held(thing) => format!("held:{thing}"),
         }
     }
 
@@ -72,7 +77,15 @@ impl Account {
             Account::Receivable(_) => "receivable",
             Account::Pending(_) => "pending",
             Account::Disputed(_) => "disputed",
+            Account::Held(_) => "held",
         }
+    }
+
+    /// SQL for the name of the held account of the thing whose id is in `column`, for
+    /// set-based statements (the close opens and posts to many at once): the same spelling as
+    /// [`Account::Held`]'s `name`, kept here with it.
+    pub fn held_name_sql(column: &str) -> String {
+        format!("'held:' || CAST({column} AS TEXT)")
     }
 
     fn user_id(&self) -> Option<i64> {

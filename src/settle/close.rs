@@ -19,6 +19,10 @@
 //!   as it stands in the same transaction that posts it (and recomputes that user's fee and
 //!   shares), and the database refuses a negative wallet (migration 0002).
 //!
+//! Shares of unproven local things are held, not paid (issue 7.2, `settle::held`): the shares
+//! stage posts them to `held:THING`, and the last stage releases what was held for things
+//! proven since and returns to the payers what was held `held_periods` periods ago.
+//!
 //! Stage 1 freezes the inputs (who spends what, what each flattr gets) into `close_spends` and
 //! `close_shares`; the later stages only move those frozen numbers through the ledger, via the
 //! period's clearing account, which must be empty at the end (a self-check, as in payday).
@@ -26,6 +30,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::held;
 use crate::domain::money::{FeeRate, Money};
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, LedgerError, Posted};
@@ -86,6 +91,18 @@ pub struct CloseReport {
     pub spent: Money,
     pub fees: Money,
     pub paid_to_creators: Money,
+    /// The part of `paid_to_creators` held for unproven things at this close.
+    pub held: Money,
+}
+
+/// The instance's rules a close applies (from its settings).
+#[derive(Debug, Clone, Copy)]
+pub struct CloseRules {
+    /// The instance's share of every spend.
+    pub fee_rate: FeeRate,
+    /// How many periods a share of an unproven thing stays held before it goes back to its
+    /// payer: a share of P held at P's close is returned by the close of P + `held_periods`.
+    pub held_periods: u32,
 }
 
 /// Options for tests and operators: stop after a stage, as a crash would.
@@ -100,7 +117,7 @@ pub struct CloseOptions {
 pub async fn close(
     store: &Store,
     period: Period,
-    rate: FeeRate,
+    rules: CloseRules,
     now: DateTime<Utc>,
     options: CloseOptions,
 ) -> Result<CloseReport, CloseError> {
@@ -112,15 +129,15 @@ pub async fn close(
     }
     for earlier in periods::open_before(store.pool(), period).await? {
         tracing::info!(%period, %earlier, "closing the earlier open period first");
-        close_one(store, earlier, rate, now, options).await?;
+        close_one(store, earlier, rules, now, options).await?;
     }
-    close_one(store, period, rate, now, options).await
+    close_one(store, period, rules, now, options).await
 }
 
 async fn close_one(
     store: &Store,
     period: Period,
-    rate: FeeRate,
+    rules: CloseRules,
     now: DateTime<Utc>,
     options: CloseOptions,
 ) -> Result<CloseReport, CloseError> {
@@ -139,7 +156,7 @@ async fn close_one(
             tx.rollback().await?;
             continue;
         }
-        run_stage(&mut tx, period, next, rate, now).await?;
+        run_stage(&mut tx, period, next, rules, now).await?;
         tx.commit().await?;
         tracing::info!(%period, stage = ?next, "close stage committed");
         if options.fail_after == Some(next) {
@@ -178,9 +195,10 @@ async fn run_stage(
     tx: &mut Tx,
     period: Period,
     stage: Stage,
-    rate: FeeRate,
+    rules: CloseRules,
     now: DateTime<Utc>,
 ) -> Result<(), CloseError> {
+    let rate = rules.fee_rate;
     match stage {
         Stage::Open => Ok(()),
         Stage::Snapshot => {
@@ -211,7 +229,12 @@ async fn run_stage(
             .bind(period.to_string())
             .execute(&mut **tx)
             .await?;
-            move_money(tx, period, "shares", SHARES_SQL, now).await?;
+            // Shares of unproven local things go to their held accounts, not to earnings.
+            held::hold(tx, period).await?;
+            let held_postings = held::held_postings_sql();
+            let mut statements: Vec<Statement<'_>> = SHARES_SQL.to_vec();
+            statements.push((held_postings.as_str(), &[Bind::Transaction, Bind::Period]));
+            move_money(tx, period, "shares", &statements, now).await?;
             let left = ledger::balance(&mut **tx, &Account::Clearing(period)).await?;
             if left != Money::ZERO {
                 return Err(CloseError::SelfCheck {
@@ -223,6 +246,10 @@ async fn run_stage(
         }
         Stage::Renew => {
             subscriptions::renew(tx, period.next(), now).await?;
+            Ok(())
+        }
+        Stage::Held => {
+            held::settle(tx, period, rules.held_periods, now).await?;
             periods::mark_closed(tx, period, now).await?;
             Ok(())
         }
@@ -311,9 +338,9 @@ enum Bind {
     Fees,
 }
 
-type Statement = (&'static str, &'static [Bind]);
+type Statement<'a> = (&'a str, &'static [Bind]);
 
-const SPEND_SQL: &[Statement] = &[
+const SPEND_SQL: &[Statement<'static>] = &[
     (
         "INSERT INTO postings (transaction_id, account_id, amount)
          SELECT $1, a.id, -s.spend FROM close_spends s
@@ -328,7 +355,7 @@ const SPEND_SQL: &[Statement] = &[
         &[Bind::Transaction, Bind::Period, Bind::Clearing],
     ),
 ];
-const FEES_SQL: &[Statement] = &[
+const FEES_SQL: &[Statement<'static>] = &[
     (
         "INSERT INTO postings (transaction_id, account_id, amount)
          SELECT $1, $3, -CAST(SUM(fee) AS BIGINT) FROM close_spends WHERE period = $2
@@ -342,7 +369,7 @@ const FEES_SQL: &[Statement] = &[
         &[Bind::Transaction, Bind::Period, Bind::Fees],
     ),
 ];
-const SHARES_SQL: &[Statement] = &[
+const SHARES_SQL: &[Statement<'static>] = &[
     (
         "INSERT INTO postings (transaction_id, account_id, amount)
          SELECT $1, $3, -CAST(SUM(amount) AS BIGINT) FROM close_shares WHERE period = $2
@@ -354,6 +381,8 @@ const SHARES_SQL: &[Statement] = &[
          SELECT $1, a.id, CAST(SUM(sh.amount) AS BIGINT) FROM close_shares sh
          JOIN accounts a ON a.kind = 'earnings' AND a.user_id = sh.owner_id
          WHERE sh.period = $2
+           AND NOT EXISTS (SELECT 1 FROM held_shares h
+                           WHERE h.period = sh.period AND h.flattr_id = sh.flattr_id)
          GROUP BY a.id",
         &[Bind::Transaction, Bind::Period],
     ),
@@ -372,7 +401,7 @@ async fn move_money(
     tx: &mut Tx,
     period: Period,
     step: &str,
-    statements: &[Statement],
+    statements: &[Statement<'_>],
     now: DateTime<Utc>,
 ) -> Result<(), CloseError> {
     let reference = format!("close:{period}:{step}");
@@ -388,7 +417,7 @@ async fn move_money(
         });
     };
     for (sql, binds) in statements {
-        let mut query = sqlx::query(*sql);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(*sql));
         for bind in *binds {
             query = match bind {
                 Bind::Transaction => query.bind(id),
@@ -421,6 +450,12 @@ async fn report(
     .bind(period.to_string())
     .fetch_one(store.pool())
     .await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM held_shares WHERE period = $1",
+    )
+    .bind(period.to_string())
+    .fetch_one(store.pool())
+    .await?;
     Ok(CloseReport {
         period: period.to_string(),
         already_closed,
@@ -429,5 +464,6 @@ async fn report(
         spent: Money::from_minor(spent),
         fees: Money::from_minor(fees),
         paid_to_creators: Money::from_minor(paid),
+        held: Money::from_minor(held),
     })
 }

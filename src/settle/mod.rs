@@ -4,6 +4,7 @@
 
 mod claims;
 pub mod close;
+pub mod held;
 mod reconcile;
 pub mod scheduler;
 pub mod statements;

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::close::{CloseError, CloseOptions, CloseReport, close};
-use crate::domain::money::FeeRate;
+use super::close::{CloseError, CloseOptions, CloseReport, CloseRules, close};
 use crate::domain::period::Period;
 use crate::store::{Store, periods};
 
@@ -27,12 +26,12 @@ pub async fn due(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, Close
 /// Closes all due periods once.
 pub async fn close_due(
     store: &Store,
-    rate: FeeRate,
+    rules: CloseRules,
     now: DateTime<Utc>,
 ) -> Result<Vec<CloseReport>, CloseError> {
     let mut reports = Vec::new();
     for period in due(store, now).await? {
-        reports.push(close(store, period, rate, now, CloseOptions::default()).await?);
+        reports.push(close(store, period, rules, now, CloseOptions::default()).await?);
     }
     Ok(reports)
 }
@@ -41,14 +40,14 @@ pub async fn close_due(
 /// retried next round; the close is resumable, so retrying is always safe.
 pub async fn run(
     store: Store,
-    rate: FeeRate,
+    rules: CloseRules,
     clock: crate::clock::Clock,
     every: Duration,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut shutdown = shutdown;
     loop {
-        match close_due(&store, rate, clock.now()).await {
+        match close_due(&store, rules, clock.now()).await {
             Ok(reports) => {
                 for report in reports {
                     tracing::info!(period = %report.period, users = report.users_charged, spent = %report.spent, "period closed");

@@ -1,4 +1,13 @@
-//! What a creator's things received, read from the frozen shares of closed periods.
+//! What a creator's things received, read from the frozen shares of closed periods. A share
+//! held for an unproven thing counts once it is released to the owner; while held, or once
+//! returned to its payer, it is not the creator's (`held_shares`, owned by `settle::held`).
+//! The creator is the thing's owner now: a thing taken over from a squatter who could not
+//! prove its URL shows under its proven owner (see `proving::register`).
+
+/// A condition on a `close_shares` row `s`: its money reached the creator (never held, or
+/// held and released).
+const EARNED: &str = "NOT EXISTS (SELECT 1 FROM held_shares h
+     WHERE h.period = s.period AND h.flattr_id = s.flattr_id AND h.state <> 'released')";
 
 use super::StoreError;
 
@@ -22,11 +31,12 @@ pub async fn by_period<'e, E>(db: E, owner_id: i64) -> Result<Vec<PeriodEarnings
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    Ok(sqlx::query_as(
-        "SELECT period, COUNT(*) AS flattrs, CAST(SUM(amount) AS BIGINT) AS amount
-         FROM close_shares WHERE owner_id = $1
-         GROUP BY period ORDER BY period DESC",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT s.period, COUNT(*) AS flattrs, CAST(SUM(s.amount) AS BIGINT) AS amount
+         FROM close_shares s JOIN things t ON t.id = s.thing_id
+         WHERE t.owner_id = $1 AND {EARNED}
+         GROUP BY s.period ORDER BY s.period DESC"
+    )))
     .bind(owner_id)
     .fetch_all(db)
     .await?)
@@ -37,12 +47,12 @@ pub async fn by_thing<'e, E>(db: E, owner_id: i64) -> Result<Vec<ThingEarnings>,
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT s.thing_id, t.title, COUNT(*) AS flattrs, CAST(SUM(s.amount) AS BIGINT) AS amount
          FROM close_shares s JOIN things t ON t.id = s.thing_id
-         WHERE s.owner_id = $1
-         GROUP BY s.thing_id, t.title ORDER BY amount DESC, s.thing_id",
-    )
+         WHERE t.owner_id = $1 AND {EARNED}
+         GROUP BY s.thing_id, t.title ORDER BY amount DESC, s.thing_id"
+    )))
     .bind(owner_id)
     .fetch_all(db)
     .await?)

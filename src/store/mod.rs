@@ -6,6 +6,7 @@
 //! PostgreSQL widens sums to NUMERIC. Each backend has its own migration folder with the same
 //! numbered steps. The whole test suite runs on both (see docs/architecture.md).
 
+pub mod domains;
 pub mod earnings;
 pub mod flattrs;
 pub mod periods;

@@ -17,23 +17,27 @@ pub enum Stage {
     Fees = 3,
     Shares = 4,
     Renew = 5,
+    /// Held shares of things proven by now go to their owners, those held for `held_periods`
+    /// periods go back to the payers; the period is marked closed.
+    Held = 6,
 }
 
 impl Stage {
-    const ALL: [Stage; 6] = [
+    const ALL: [Stage; 7] = [
         Stage::Open,
         Stage::Snapshot,
         Stage::Spend,
         Stage::Fees,
         Stage::Shares,
         Stage::Renew,
+        Stage::Held,
     ];
 
     fn from_number(n: i64) -> Stage {
         Stage::ALL
             .into_iter()
             .find(|s| *s as i64 == n)
-            .unwrap_or(Stage::Renew)
+            .unwrap_or(Stage::Held)
     }
 
     /// The stage after this one; `None` after the last.

@@ -185,6 +185,9 @@ async fn health_and_openapi_are_served() {
         "/api/v1/things/{id}/flattr",
         "/api/v1/user/subscriptions",
         "/api/v1/user/payouts",
+        "/api/v1/things/{id}/prove",
+        "/api/v1/user/domains",
+        "/api/v1/user/domains/{domain}/verify",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

@@ -387,3 +387,41 @@ async fn a_bank_reference_used_again_with_another_amount_or_user_is_an_error() {
     assert_eq!(app.balance(&format!("wallet:{bob}")).await, 0);
     app.assert_books_balance().await;
 }
+
+#[tokio::test]
+async fn an_admin_vouches_for_a_member_s_domain_and_nobody_else_can_have_it() {
+    let app = spawn_app().await;
+    let bob = app.sign_up("bob").await;
+    app.sign_up("carol").await;
+    let unproven = app
+        .create_unproven_thing(&bob, "https://bobs.example/post", "Post")
+        .await;
+    let vouched = json_of(&fedflattr(
+        &app,
+        &["admin", "--json", "domain", "verify", "bob", "Bobs.Example"],
+    ));
+    assert_eq!(
+        vouched,
+        json!({"username": "bob", "domain": "bobs.example", "verified_by": "admin", "verified": true})
+    );
+    let thing = app
+        .get_json(&format!("/api/v1/things/{unproven}"), None)
+        .await;
+    assert_eq!(thing["proof"], "verified_domain");
+    let listed = app.get_json("/api/v1/user/domains", Some(&bob)).await;
+    assert_eq!(listed[0]["verified_by"], "admin");
+
+    let taken = stderr_of(&fedflattr(
+        &app,
+        &["admin", "domain", "verify", "carol", "bobs.example"],
+    ));
+    assert!(
+        taken.contains("bobs.example is verified by another user"),
+        "{taken}"
+    );
+    let bad = stderr_of(&fedflattr(
+        &app,
+        &["admin", "domain", "verify", "carol", "127.0.0.1"],
+    ));
+    assert!(bad.contains("domain"), "{bad}");
+}

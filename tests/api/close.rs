@@ -127,7 +127,7 @@ async fn an_open_period_cannot_be_closed_early() {
     let result = close::close(
         &app.state.store,
         period("2026-10"),
-        app.state.settings.fee_rate,
+        app.close_rules(),
         at("2026-10-31T23:59:59Z"),
         CloseOptions::default(),
     )
@@ -170,7 +170,7 @@ async fn a_close_that_crashes_after_any_stage_resumes_to_the_same_ledger() {
         let crashed = close::close(
             &app.state.store,
             period("2026-10"),
-            app.state.settings.fee_rate,
+            app.close_rules(),
             app.state.clock.now(),
             CloseOptions {
                 fail_after: Some(stage),
@@ -205,7 +205,7 @@ async fn a_close_that_crashes_after_any_stage_resumes_to_the_same_ledger() {
 async fn two_closers_racing_close_the_period_once() {
     let (app, _) = october_with_three_flattrs().await;
     let now = at("2026-11-01T00:00:00Z");
-    let rate = app.state.settings.fee_rate;
+    let rate = app.close_rules();
     let closers: Vec<_> = (0..3)
         .map(|_| {
             let store = app.state.store.clone();
@@ -252,13 +252,9 @@ async fn the_scheduler_closes_every_ended_period_and_only_those() {
         .await
         .unwrap();
     assert_eq!(due, vec![period("2026-10")]);
-    let reports = scheduler::close_due(
-        &app.state.store,
-        app.state.settings.fee_rate,
-        app.state.clock.now(),
-    )
-    .await
-    .unwrap();
+    let reports = scheduler::close_due(&app.state.store, app.close_rules(), app.state.clock.now())
+        .await
+        .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].period, "2026-10");
     assert!(
@@ -294,12 +290,12 @@ async fn the_server_closes_an_ended_period_by_itself() {
         stage = close::stage(&app.state.store, period("2026-10"))
             .await
             .unwrap();
-        if stage == Stage::Renew {
+        if stage == Stage::Held {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    assert_eq!(stage, Stage::Renew);
+    assert_eq!(stage, Stage::Held);
     assert_eq!(
         app.get_json("/api/v1/user", Some(&alice)).await["wallet"],
         "8.00"

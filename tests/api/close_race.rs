@@ -183,7 +183,7 @@ async fn a_spend_is_capped_at_what_the_wallet_holds_when_it_is_posted() {
     app.flattr(&alice, b2).await;
     app.set_time("2026-11-01T00:00:00Z");
     let store = &app.state.store;
-    let rate = app.state.settings.fee_rate;
+    let rate = app.close_rules();
     let now = app.state.clock.now();
     let stopped = fedflattr::settle::close::close(
         store,

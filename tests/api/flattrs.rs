@@ -183,6 +183,8 @@ async fn the_first_flattr_of_an_auto_submit_url_creates_the_thing_for_its_owner(
     let alice = app.sign_up("alice").await;
     let carol = app.sign_up("carol").await;
     app.sign_up("bob").await;
+    // Auto-submit creates things only under a domain their owner verified.
+    app.vouch_domain("bob", "bob.example").await;
     app.deposit("alice", "5.00").await;
     app.deposit("carol", "5.00").await;
     let auto = app.url(

@@ -4,7 +4,7 @@
 
 use fedflattr::domain::money::Money;
 use fedflattr::ledger::{self, Account, audit::AuditReport};
-use fedflattr::settle::close::{self, CloseError, CloseOptions, CloseReport};
+use fedflattr::settle::close::{self, CloseError, CloseOptions, CloseReport, CloseRules};
 
 use super::instance::Instance;
 use super::period;
@@ -48,11 +48,19 @@ impl Instance {
         close::close(
             &self.state.store,
             period(name),
-            self.state.settings.fee_rate,
+            self.close_rules(),
             self.state.clock.now(),
             options,
         )
         .await
+    }
+
+    /// The close rules of this instance's settings (fee rate, held periods).
+    pub fn close_rules(&self) -> CloseRules {
+        CloseRules {
+            fee_rate: self.state.settings.fee_rate,
+            held_periods: self.state.settings.held_periods,
+        }
     }
 
     /// The balance of `account`, in ten-thousandths of the currency (0 for an account not yet

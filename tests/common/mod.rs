@@ -6,6 +6,7 @@
 // Each binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod blog;
 pub mod books;
 pub mod database;
 pub mod instance;
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use fedflattr::domain::period::Period;
 use serde_json::Value;
 
+pub use blog::Blog;
 pub use database::fresh_database_url;
 pub use instance::{Instance, Setup, client};
 pub use users::User;

@@ -86,8 +86,37 @@ impl Instance {
             .private_key
     }
 
-    /// Registers a thing owned by the token's user and returns its id.
+    /// Registers a thing owned by the token's user and returns its id, proven: the URL's
+    /// domain is first verified for the user as `fedflattr admin domain verify` does (the
+    /// admin vouches), so the thing's flattrs pay its owner at close.
     pub async fn create_thing(&self, token: &str, url: &str, title: &str) -> i64 {
+        let user = fedflattr::store::tokens::user_of(self.state.store.pool(), token)
+            .await
+            .expect("the token reads")
+            .expect("the token is a user's");
+        let domain = url::Url::parse(url)
+            .ok()
+            .and_then(|u| fedflattr::domain::proof::Domain::of_url(&u))
+            .expect("a test thing's URL has a domain");
+        fedflattr::proving::vouch_domain(&self.state.store, user, &domain, self.state.clock.now())
+            .await
+            .expect("the admin verifies the domain");
+        let thing = self.register_thing(token, url, title).await;
+        assert_eq!(thing["proven"], true, "{thing}");
+        thing["id"].as_i64().expect("a thing has an id")
+    }
+
+    /// Registers a thing owned by the token's user without verifying its domain, and returns
+    /// its id; asserts that it is not proven.
+    pub async fn create_unproven_thing(&self, token: &str, url: &str, title: &str) -> i64 {
+        let thing = self.register_thing(token, url, title).await;
+        assert_eq!(thing["proven"], false, "{thing}");
+        thing["id"].as_i64().expect("a thing has an id")
+    }
+
+    /// Registers a thing as the token's user (`POST /api/v1/things`), asserting a 201, and
+    /// returns the thing as the API shows it.
+    pub async fn register_thing(&self, token: &str, url: &str, title: &str) -> Value {
         let response = self
             .post(
                 "/api/v1/things",
@@ -95,10 +124,19 @@ impl Instance {
                 &json!({"url": url, "title": title, "category": "text"}),
             )
             .await;
-        assert_eq!(response.status(), 201, "create thing {url}");
-        response.json::<Value>().await.expect("a JSON body")["id"]
-            .as_i64()
-            .expect("a thing has an id")
+        let status = response.status();
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(status, 201, "create thing {url}: {body}");
+        body
+    }
+
+    /// Vouches, as an admin would, that `domain` is the local user `name`'s.
+    pub async fn vouch_domain(&self, name: &str, domain: &str) {
+        let user = self.user_id(name).await;
+        let domain = fedflattr::domain::proof::Domain::parse(domain).expect("a domain");
+        fedflattr::proving::vouch_domain(&self.state.store, user, &domain, self.state.clock.now())
+            .await
+            .expect("the admin verifies the domain");
     }
 
     /// The URL of a local thing as peers see it (`BASE/things/ID`).
