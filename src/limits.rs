@@ -28,9 +28,15 @@ const SWEEP_ABOVE: usize = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limited {
     /// Every hashing slot stayed busy for the whole wait (503).
-    Busy { retry_after: u64 },
+    Busy {
+        /// Seconds to wait before trying again.
+        retry_after: u64,
+    },
     /// This client or origin used its quota (429).
-    TooMany { retry_after: u64 },
+    TooMany {
+        /// Seconds until the quota allows another request.
+        retry_after: u64,
+    },
 }
 
 /// A rate limit per key: `per_minute` requests, all of which may come at once.
@@ -74,13 +80,18 @@ pub struct Limits {
     heavy: Arc<Semaphore>,
     slots: u32,
     heavy_wait: Duration,
+    /// Log-in attempts per client address.
     pub login: Limiter<IpAddr>,
+    /// Sign-ups per client address.
     pub sign_up: Limiter<IpAddr>,
+    /// Inbox deliveries per sending origin.
     pub inbox: Limiter<String>,
+    /// Remote URLs resolved per origin.
     pub resolve: Limiter<String>,
 }
 
 impl Limits {
+    /// The hashing bound and the rate limits as the settings configure them.
     pub fn new(settings: &Settings) -> Limits {
         let slots = match settings.hash_concurrency {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -32,6 +32,8 @@ use super::{FederationError, origin, rfc9421, same_origin};
 use crate::limits::Limited;
 use crate::state::AppState;
 
+/// Our inboxes (the users' and the shared one): the rate limit, the body's size, the signature
+/// policy, then every check of the activity (see the module's documentation).
 pub async fn receive(data: Data<AppState>, request: Request) -> Response {
     if let Some(sender) = signing_origin(request.headers())
         && let Err(Limited::TooMany { retry_after } | Limited::Busy { retry_after }) =
@@ -79,7 +81,9 @@ async fn read_body(data: &Data<AppState>, body: Body) -> Result<Bytes, Federatio
             std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
                 e.source()
             })
-            .any(|e| e.to_string().contains("length limit"));
+            // axum wraps http-body-util's own error type for a body over the limit; the type,
+            // not its message, says what happened.
+            .any(|e| e.is::<http_body_util::LengthLimitError>());
         if too_large {
             FederationError::refused(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -16,22 +16,30 @@ use sha2::{Digest, Sha256};
 /// One parsed signature: the covered components, its parameters, and the signature bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
+    /// The covered components, in order (`@method`, `content-digest`, …).
     pub components: Vec<String>,
     /// The serialized inner list with parameters, exactly as received: the
     /// `@signature-params` line is built from it.
     pub params: String,
+    /// The `keyid` parameter: the URL of the signer's key.
     pub key_id: String,
+    /// The `created` parameter, Unix seconds.
     pub created: Option<i64>,
+    /// The `expires` parameter, Unix seconds.
     pub expires: Option<i64>,
+    /// The `alg` parameter, when the signer named one.
     pub alg: Option<String>,
+    /// The signature bytes, decoded from base64.
     pub signature: Vec<u8>,
 }
 
 /// What the verifier knows about the request as the sender addressed it.
 pub struct Target<'a> {
+    /// The request's method, upper case.
     pub method: &'a str,
     /// `scheme://authority/path?query` as the sender used it (our public URL + the path).
     pub uri: &'a url::Url,
+    /// Looks a request header up by its lower-case name.
     pub header: &'a dyn Fn(&str) -> Option<String>,
 }
 

@@ -16,6 +16,7 @@ use crate::domain::thing::{
 use crate::store::things::{self, ThingRow};
 use crate::store::users;
 
+/// `/api/v1/things`: register, read, change, delete, look up.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_thing))
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(things_of_user))
 }
 
+/// The body of `POST /api/v1/things`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThing {
@@ -62,11 +64,13 @@ pub struct ThingUpdate {
     hidden: Option<bool>,
 }
 
+/// A thing's owner as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Owner {
     username: String,
 }
 
+/// A thing as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Thing {
     #[schema(example = "thing")]
@@ -95,6 +99,7 @@ pub struct Thing {
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The API's view of a stored thing.
 pub fn view(state: &AppState, row: ThingRow) -> Thing {
     let base = &state.settings.base_url;
     let join = |path: String| base.join(&path).map(|u| u.to_string()).unwrap_or_default();
@@ -144,6 +149,7 @@ async fn create_thing(
     Ok((StatusCode::CREATED, Json(view(&state, row))))
 }
 
+/// The query of `GET /api/v1/things/lookup`: the URL to find.
 #[derive(Deserialize, IntoParams)]
 pub struct LookupQuery {
     /// The URL of the thing.
