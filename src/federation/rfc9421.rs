@@ -75,6 +75,18 @@ fn unquote(value: &str) -> Option<String> {
     Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
 }
 
+/// A header's value as a signature base holds it: every line of the field, trimmed, joined
+/// with `, ` (RFC 9421 §2.1); `None` when the request has no such header.
+pub fn field(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
 /// Parses the first signature of `Signature-Input` and its bytes from `Signature`.
 pub fn parse(signature_input: &str, signature: &str) -> Result<Signature, String> {
     let (label, params) = members(signature_input)

@@ -9,6 +9,7 @@
 pub mod books;
 pub mod database;
 pub mod instance;
+pub mod peer;
 pub mod signing;
 pub mod users;
 
