@@ -11,6 +11,10 @@
 //! `fedflattr_test_*` database is created (default: a fresh SQLite file).
 //! Run: `cargo bench --bench close`.
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -10,6 +10,10 @@
 //! and prints both and their ratio. `FEDFLATTR_BENCH_LIKES` sets N (default 2 000).
 //! Run: `cargo bench --bench inbox`.
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

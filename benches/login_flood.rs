@@ -9,6 +9,10 @@
 //! that only the bound on concurrent hashing (one per core) keeps memory flat.
 //! Run: `cargo bench --bench login_flood`.
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

@@ -26,7 +26,9 @@ use crate::store::{Store, StoreError};
 /// A built instance: the state every handler shares and the federation configuration.
 #[derive(Clone)]
 pub struct App {
+    /// The handles every handler shares.
     pub state: AppState,
+    /// The activitypub_federation configuration (signing, the instance actor, the URL checks).
     pub federation: Federation,
 }
 

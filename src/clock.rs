@@ -5,12 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+/// The instance's notion of *now*: the system clock, or a fixed time that tests move forward.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     fixed: Option<Arc<Mutex<DateTime<Utc>>>>,
 }
 
 impl Clock {
+    /// The real clock, used in production.
     pub fn system() -> Clock {
         Clock { fixed: None }
     }
@@ -22,6 +24,7 @@ impl Clock {
         }
     }
 
+    /// The current time: the system's, or the fixed one.
     pub fn now(&self) -> DateTime<Utc> {
         match &self.fixed {
             Some(at) => *at.lock().unwrap_or_else(|e| e.into_inner()),

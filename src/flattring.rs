@@ -44,8 +44,10 @@ pub enum FlattrError {
         "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL"
     )]
     Unregistered,
+    /// The database failed or refused (Flattr's refusals among them).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The ledger refused (the wallet) or failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// Resolving an object of another server failed (unreachable, not flattrable, refused).

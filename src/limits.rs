@@ -28,9 +28,15 @@ const SWEEP_ABOVE: usize = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limited {
     /// Every hashing slot stayed busy for the whole wait (503).
-    Busy { retry_after: u64 },
+    Busy {
+        /// Seconds to wait before trying again.
+        retry_after: u64,
+    },
     /// This client or origin used its quota (429).
-    TooMany { retry_after: u64 },
+    TooMany {
+        /// Seconds until the quota allows another request.
+        retry_after: u64,
+    },
 }
 
 /// A rate limit per key: `per_minute` requests, all of which may come at once.
@@ -69,18 +75,73 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
+/// One piece of heavy work, sent to the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads that run the heavy work, fed by a bounded channel.
+///
+/// Why not `spawn_blocking`: glibc gives every new thread its own malloc arena, and an arena
+/// keeps the 19 MiB argon2 buffer after the hash is done (the dynamic mmap threshold rises to
+/// it after the first free). Tokio's blocking threads come and go, so a flood spread argon2
+/// buffers over up to 8 arenas per core (278.9 MB under a 200-connection log-in flood). These
+/// threads live as long as the instance, so at most `slots` arenas ever hold one.
+struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+impl HashPool {
+    /// Starts `threads` threads; they end when the pool is dropped.
+    fn start(threads: usize) -> HashPool {
+        // The semaphore lets at most `threads` jobs exist at once, so this capacity is never
+        // reached; a full channel is answered as busy all the same.
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(threads);
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..threads {
+            let receiver = receiver.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("fedflattr-hash-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job, never while one
+                        // runs; a closed channel (the pool was dropped) ends the thread.
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job answers its caller as busy (its result sender is
+                        // dropped) and must not take the thread with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = started {
+                // Fewer threads only means less concurrency; with none, every job waits for
+                // its slot's timeout and is answered busy.
+                tracing::error!(error = %e, "cannot start a hashing thread");
+            }
+        }
+        HashPool { jobs }
+    }
+}
+
 /// The limits of one running instance, shared by every request.
 pub struct Limits {
     heavy: Arc<Semaphore>,
+    pool: HashPool,
     slots: u32,
     heavy_wait: Duration,
+    /// Log-in attempts per client address.
     pub login: Limiter<IpAddr>,
+    /// Sign-ups per client address.
     pub sign_up: Limiter<IpAddr>,
+    /// Inbox deliveries per sending origin.
     pub inbox: Limiter<String>,
+    /// Remote URLs resolved per origin.
     pub resolve: Limiter<String>,
 }
 
 impl Limits {
+    /// The hashing bound and the rate limits as the settings configure them.
     pub fn new(settings: &Settings) -> Limits {
         let slots = match settings.hash_concurrency {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -90,6 +151,7 @@ impl Limits {
         let slots = u32::try_from(slots.min(1024)).unwrap_or(1024);
         Limits {
             heavy: Arc::new(Semaphore::new(slots as usize)),
+            pool: HashPool::start(slots as usize),
             slots,
             heavy_wait: Duration::from_millis(settings.hash_wait_ms),
             login: Limiter::per_minute(settings.login_per_minute),
@@ -99,10 +161,11 @@ impl Limits {
         }
     }
 
-    /// Runs CPU- and memory-heavy `work` (argon2, RSA key generation) on a blocking thread once
-    /// one of the slots is free; gives up with [`Limited::Busy`] when none frees up within the
-    /// configured wait. Each slot holds at most one argon2 computation (19 MiB), so memory is
-    /// bounded by the number of slots, not by the number of requests.
+    /// Runs CPU- and memory-heavy `work` (argon2, RSA key generation) on one of the instance's
+    /// hashing threads once one of the slots is free; gives up with [`Limited::Busy`] when none
+    /// frees up within the configured wait. Each slot holds at most one argon2 computation
+    /// (19 MiB) and there is one thread per slot, so memory is bounded by the number of slots,
+    /// not by the number of requests.
     pub async fn heavy<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -115,12 +178,14 @@ impl Limits {
                 Ok(Ok(permit)) => permit,
                 _ => return Err(busy),
             };
-        tokio::task::spawn_blocking(move || {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The slot is free again only once the work is done.
             let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|_| busy)
+            let _ = answer.send(work());
+        });
+        self.pool.jobs.try_send(job).map_err(|_| busy)?;
+        answered.await.map_err(|_| busy)
     }
 
     /// Takes every slot and holds them until the returned permit is dropped: what a flood

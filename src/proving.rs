@@ -5,7 +5,7 @@
 //! `/.well-known/fedflattr` (or vouched for by an admin), and proving a thing releases the
 //! money held for it (`settle::held`).
 //!
-//! Like `flattring`, network first, transaction second: [`examine`] fetches (call it before
+//! Like `flattring`, network first, transaction second: [`examine()`] fetches (call it before
 //! opening a transaction), [`register`] writes in the caller's transaction. [`prove`],
 //! [`verify_domain`] and [`vouch_domain`] read, fetch and then write in their own transaction.
 //! The rules themselves (what a domain is, what link proves) are `domain::proof`'s; this
@@ -54,7 +54,7 @@ pub async fn examine(data: &Data<AppState>, url: &ThingUrl) -> Result<Examined, 
     }
 }
 
-/// Registers a thing of `owner_id` at `url` (examined before by [`examine`]) and records
+/// Registers a thing of `owner_id` at `url` (examined before by [`examine()`]) and records
 /// whether it is proven, in the caller's transaction. A URL registered by somebody else and
 /// not proven is taken over when it is proven `owner_id`'s now (its page links back to their
 /// profile, or it is under their verified domain): one URL is one thing, and it belongs to
@@ -98,7 +98,7 @@ pub async fn register(
 }
 
 /// Checks again whether `thing_id` (of `user_id`) is proven: its page is fetched for a
-/// `rel="payment"` link back (see [`judge`]). A proven thing stays proven and is returned as
+/// `rel="payment"` link back (see `judge`). A proven thing stays proven and is returned as
 /// it is; what was held for a thing proven now goes to its owner.
 pub async fn prove(
     data: &Data<AppState>,

@@ -8,10 +8,14 @@ use crate::config::Settings;
 use crate::limits::Limits;
 use crate::store::Store;
 
+/// The handles every request handler and worker shares; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The database.
     pub store: Store,
+    /// The parsed configuration.
     pub settings: Arc<Settings>,
+    /// The instance's notion of now (fixed and movable in tests).
     pub clock: Clock,
     /// The client for every request to another server: no redirects, timeouts, and (outside
     /// development mode) no connections to loopback or private addresses.

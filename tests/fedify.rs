@@ -8,6 +8,10 @@
 //! The peer's npm packages are installed with `npm ci` in tests/fedify when they are missing;
 //! a failed install fails these tests, it never skips them.
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 #[path = "fedify/proofs.rs"]
 mod proofs;

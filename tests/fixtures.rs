@@ -2,6 +2,10 @@
 //! deserializes into our wire types: actors into `ActorJson`, the things people flattr into
 //! `RemoteObject`, and their `Like` and `Undo(Like)` into `InboxActivity`.
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 use fedflattr::federation::activities::InboxActivity;
 use fedflattr::federation::activities::like::Like;
 use fedflattr::federation::activities::undo::Undo;

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Settings};
 use crate::store::Store;
 
+/// The command line as clap parses it.
 #[derive(Parser, Debug)]
 #[command(
     name = "fedflattr",
@@ -52,6 +53,7 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> Failure {
     Failure(e.to_string())
 }
 
+/// Parses the command line, loads the configuration and runs the command; the binary's whole body.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match load_settings(&cli) {

@@ -5,17 +5,22 @@ use super::money::Money;
 /// Why a flattr was refused. The names are Flattr API v2's, so old clients understand them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FlattrRefusal {
+    /// One flattr per user, thing and period.
     #[error("you have already flattred this thing in this period")]
     FlattrOnce,
+    /// Nobody flattrs their own thing.
     #[error("you cannot flattr your own thing")]
     FlattrOwner,
+    /// An empty wallet cannot flattr.
     #[error("you have no money in your wallet; deposit before flattring")]
     NoMeans,
+    /// The period is being closed or closed.
     #[error("the period of this flattr is closed")]
     PeriodClosed,
 }
 
 impl FlattrRefusal {
+    /// The error code the API and the wire use, e.g. `flattr_once`.
     pub fn code(self) -> &'static str {
         match self {
             FlattrRefusal::FlattrOnce => "flattr_once",
@@ -50,6 +55,7 @@ pub fn check_flattr(
 pub struct SubscriptionPeriods(i64);
 
 impl SubscriptionPeriods {
+    /// Checks a subscription's length in periods.
     pub fn parse(periods: i64) -> Result<SubscriptionPeriods, super::ParseError> {
         if [3, 6, 12].contains(&periods) {
             Ok(SubscriptionPeriods(periods))
@@ -58,6 +64,7 @@ impl SubscriptionPeriods {
         }
     }
 
+    /// The number of periods.
     pub fn get(self) -> i64 {
         self.0
     }

@@ -17,11 +17,14 @@ pub mod username;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ParseError {
+    /// The input field that is wrong (`url`, `amount`, …).
     pub field: &'static str,
+    /// What is wrong with it, for people.
     pub message: String,
 }
 
 impl ParseError {
+    /// A problem with `field`.
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,

@@ -22,8 +22,10 @@ pub const MAX_UNITS: i64 = 1_000_000_000;
 pub struct Money(i64);
 
 impl Money {
+    /// No money.
     pub const ZERO: Money = Money(0);
 
+    /// An amount in ten-thousandths of the currency.
     pub const fn from_minor(minor: i64) -> Self {
         Money(minor)
     }
@@ -33,6 +35,7 @@ impl Money {
         self.0
     }
 
+    /// The amount as an exact decimal.
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, SCALE)
     }
@@ -90,18 +93,22 @@ impl Money {
         Money(self.0.div_euclid(cent) * cent)
     }
 
+    /// The sum, or `None` on overflow.
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
 
+    /// The difference, or `None` on overflow.
     pub fn checked_sub(self, other: Money) -> Option<Money> {
         self.0.checked_sub(other.0).map(Money)
     }
 
+    /// True above zero.
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
 
+    /// True below zero.
     pub fn is_negative(self) -> bool {
         self.0 < 0
     }
@@ -146,8 +153,10 @@ impl serde::Serialize for Money {
 pub struct FeeRate(i64);
 
 impl FeeRate {
+    /// Rates are kept in ten-thousandths: 1 000 is 10 %.
     pub const DENOMINATOR: i64 = 10_000;
 
+    /// Checks a rate between 0 and 1 with at most four decimals.
     pub fn parse(field: &'static str, value: Decimal) -> Result<FeeRate, ParseError> {
         let value = value.normalize();
         if value.is_sign_negative() || value > Decimal::ONE {
@@ -170,6 +179,7 @@ impl FeeRate {
         self.0
     }
 
+    /// The rate as an exact decimal.
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, 4).normalize()
     }
@@ -185,6 +195,7 @@ impl FeeRate {
 pub struct Currency(String);
 
 impl Currency {
+    /// Checks an ISO 4217 code: three upper-case letters.
     pub fn parse(text: &str) -> Result<Currency, ParseError> {
         if text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Currency(text.to_owned()))
@@ -196,6 +207,7 @@ impl Currency {
         }
     }
 
+    /// The code as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

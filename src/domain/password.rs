@@ -8,6 +8,7 @@ use argon2::password_hash::{
 
 use super::username::NewPassword;
 
+/// The argon2id hash of a new password, as a PHC string.
 pub fn hash(password: &NewPassword) -> String {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()

@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 use super::ParseError;
 
+/// A calendar month, the unit every budget is split over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Period {
     year: i32,
@@ -34,6 +35,7 @@ impl Period {
         Ok(Period { year, month })
     }
 
+    /// The period `at` falls in.
     pub fn containing(at: DateTime<Utc>) -> Period {
         Period {
             year: at.year(),
@@ -41,6 +43,7 @@ impl Period {
         }
     }
 
+    /// The month after.
     pub fn next(self) -> Period {
         if self.month == 12 {
             Period {
@@ -55,6 +58,7 @@ impl Period {
         }
     }
 
+    /// The month before.
     pub fn previous(self) -> Period {
         if self.month == 1 {
             Period {
@@ -80,6 +84,7 @@ impl Period {
         self.next().start()
     }
 
+    /// True once the whole month is past at `now` (the period may then be closed).
     pub fn has_ended(self, now: DateTime<Utc>) -> bool {
         now >= self.end()
     }

@@ -9,8 +9,11 @@ use super::money::{FeeRate, Money};
 /// What one user pays at close and how it is divided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserClose {
+    /// What the user pays this period.
     pub spend: Money,
+    /// The instance's fee out of it.
     pub fee: Money,
+    /// What the creators share: spend minus fee.
     pub net: Money,
     /// One piece per flattr, in the order of the flattrs (oldest first).
     pub shares: Vec<Money>,

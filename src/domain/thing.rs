@@ -15,6 +15,8 @@ pub const CATEGORIES: &[&str] = &[
 pub struct ThingUrl(Url);
 
 impl ThingUrl {
+    /// Checks a thing's URL (absolute `http` or `https`, at most 2048 characters) and drops
+    /// its fragment.
     pub fn parse(text: &str) -> Result<ThingUrl, ParseError> {
         if text.len() > 2048 {
             return Err(ParseError::new("url", "must be at most 2048 characters"));
@@ -28,10 +30,12 @@ impl ThingUrl {
         Ok(ThingUrl(url))
     }
 
+    /// The URL, parsed.
     pub fn as_url(&self) -> &Url {
         &self.0
     }
 
+    /// The URL as text.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -83,11 +87,17 @@ fn base_path(base: &Url) -> String {
 /// The descriptive fields of a thing, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingFields {
+    /// The title, never empty.
     pub title: String,
+    /// A plain-text description, possibly empty.
     pub description: String,
+    /// Tags, each checked.
     pub tags: Vec<String>,
+    /// A BCP 47 language tag (`en-GB`).
     pub language: String,
+    /// One of Flattr's categories.
     pub category: String,
+    /// Kept out of public listings.
     pub hidden: bool,
 }
 
@@ -103,6 +113,7 @@ pub fn parse_title(text: &str) -> Result<String, ParseError> {
     Ok(title.to_owned())
 }
 
+/// Checks a description's length.
 pub fn parse_description(text: &str) -> Result<String, ParseError> {
     if text.chars().count() > 10_000 {
         return Err(ParseError::new(
@@ -156,6 +167,7 @@ pub fn parse_language(text: &str) -> Result<String, ParseError> {
     Ok(text)
 }
 
+/// Checks that a category is one of Flattr's.
 pub fn parse_category(text: &str) -> Result<String, ParseError> {
     let category = text.trim().to_lowercase();
     if CATEGORIES.contains(&category.as_str()) {
@@ -215,8 +227,11 @@ mod tests {
 /// button for a page nobody registered yet, which creates the thing on its first flattr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutoSubmit {
+    /// The username the thing is created for.
     pub owner: String,
+    /// The URL being flattred.
     pub url: ThingUrl,
+    /// The title and the rest from the query.
     pub fields: ThingFields,
 }
 

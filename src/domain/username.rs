@@ -10,6 +10,7 @@ use super::ParseError;
 pub struct Username(String);
 
 impl Username {
+    /// Lower-cases and checks a username: 1 to 30 of `a-z`, `0-9` and `_`.
     pub fn parse(text: &str) -> Result<Username, ParseError> {
         let lower = text.trim().to_ascii_lowercase();
         if lower.is_empty() || lower.len() > 30 {
@@ -30,6 +31,7 @@ impl Username {
         Ok(Username(lower))
     }
 
+    /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -46,6 +48,7 @@ impl fmt::Display for Username {
 pub struct NewPassword(String);
 
 impl NewPassword {
+    /// Checks a new password's length: at least 8 characters, at most 256 bytes.
     pub fn parse(text: &str) -> Result<NewPassword, ParseError> {
         let chars = text.chars().count();
         if chars < 8 {
@@ -63,6 +66,7 @@ impl NewPassword {
         Ok(NewPassword(text.to_owned()))
     }
 
+    /// The password's text, for hashing only.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -21,7 +21,9 @@ use crate::store::{Store, StoreError, epoch, from_epoch, users};
 
 /// A key pair for HTTP Signatures, in PEM.
 pub struct Keys {
+    /// The public key, SPKI PEM, published on the actor.
     pub public_key: String,
+    /// The private key, PKCS#8 PEM, kept in the database.
     pub private_key: String,
 }
 
@@ -34,6 +36,7 @@ pub fn generate_keys() -> Keys {
     }
 }
 
+/// The ActivityPub id of our user `username`.
 pub fn user_url(state: &AppState, username: &str) -> Url {
     state
         .settings
@@ -42,6 +45,7 @@ pub fn user_url(state: &AppState, username: &str) -> Url {
         .expect("a username is a URL path segment")
 }
 
+/// The ActivityPub id of the instance actor, which signs our fetches.
 pub fn instance_url(state: &AppState) -> Url {
     instance_actor_url(&state.settings.base_url)
 }
@@ -51,6 +55,7 @@ pub fn instance_actor_url(base_url: &Url) -> Url {
     base_url.join("actor").expect("static path")
 }
 
+/// Our shared inbox.
 pub fn shared_inbox_url(state: &AppState) -> Url {
     state.settings.base_url.join("inbox").expect("static path")
 }
@@ -97,6 +102,7 @@ pub fn person(state: &AppState, user: &users::UserRow) -> ActorJson {
     }
 }
 
+/// The `Person` document we serve for one of our users.
 pub fn person_json(state: &AppState, user: &users::UserRow) -> Value {
     serde_json::to_value(person(state, user)).expect("an actor serializes")
 }
@@ -196,14 +202,21 @@ pub async fn outbox(
 /// An actor of another server, as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RemoteActor {
+    /// The actor's ActivityPub id.
     #[sqlx(try_from = "String")]
     pub ap_id: UrlText,
+    /// Its type (`Person`, `Service`, …).
     pub kind: String,
+    /// Its `preferredUsername`.
     pub username: String,
+    /// Its own inbox.
     #[sqlx(try_from = "String")]
     pub inbox: UrlText,
+    /// Its server's shared inbox, on the actor's origin.
     pub shared_inbox: Option<String>,
+    /// The key its signatures are checked with, PEM.
     pub public_key: String,
+    /// When we last fetched it, Unix seconds.
     pub fetched_at: i64,
 }
 
@@ -226,46 +239,58 @@ impl TryFrom<String> for UrlText {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorJson {
+    /// The JSON-LD context; we send ours, others' is kept as it came.
     #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// The actor's ActivityPub id.
     pub id: Url,
+    /// `Person`, `Application`, … (a list is allowed).
     #[serde(rename = "type")]
     pub kind: Kinds,
+    /// The handle's user part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
+    /// The display name.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub name: Option<String>,
+    /// The profile page.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub url: Option<Url>,
+    /// Where activities for the actor go.
     pub inbox: Url,
+    /// The actor's outbox (ours is always empty).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub outbox: Option<Url>,
+    /// The server's shared inbox, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
+    /// Whether follows need approval (we send false).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub manually_approves_followers: Option<bool>,
+    /// When the account was created.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub published: Option<DateTime<Utc>>,
+    /// The key that checks the actor's signatures.
     pub public_key: PublicKey,
     /// Keys that sign object integrity proofs (FEP-521a `Multikey`s); only the instance actor
     /// publishes any. Read leniently: entries of another shape are left out.
@@ -284,9 +309,11 @@ pub struct ActorJson {
     pub attachment: Vec<Link>,
 }
 
+/// An actor's `endpoints`: the one we read is the shared inbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoints {
+    /// The inbox for everyone on the actor's server.
     #[serde(default)]
     pub shared_inbox: Option<Url>,
 }
@@ -356,8 +383,10 @@ impl Object for RemoteActor {
         if !json.kind.any_of(ACTOR_KINDS) {
             return Err(refuse("is not an actor"));
         }
-        // Redirects are not followed, so the id must be the very URL we asked for (a key id's
-        // fragment aside): an actor document cannot speak for another actor on its server.
+        // The id must be the URL the fetch ended at (a key id's fragment aside): an actor
+        // document cannot speak for another actor on its server. The library passes that URL
+        // after following one redirect or the id a document names, so whoever names an actor
+        // also checks that the actor it got is that one (`inbox::actor_named`, `resolve`).
         let mut asked = expected.clone();
         asked.set_fragment(None);
         let mut id = json.id.clone();

@@ -1,7 +1,7 @@
 //! Authorized fetch (Mastodon's "secure mode"): with `authorized_fetch = true`, the ActivityPub
 //! documents of our users, things, likes and outboxes are served only to GETs carrying a valid
-//! draft-cavage signature of an actor whose server we do not block; other GETs get a 401 (a
-//! blocked server's a 403).
+//! signature (draft-cavage, or RFC 9421) of an actor whose server we do not block; other GETs
+//! get a 401 (a blocked server's a 403).
 //!
 //! What stays public, so that others can bootstrap: the HTML pages for people (content
 //! negotiation: only the ActivityPub representation is protected), the instance actor
@@ -29,9 +29,9 @@ use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::FederationError;
 use super::actors::RemoteActor;
 use super::vocab::wants_activity_json;
+use super::{FederationError, rfc9421, signature_policy};
 use crate::state::AppState;
 
 /// How old a signed GET's `Date` may be (as for activities, one hour: clocks differ).
@@ -77,8 +77,12 @@ impl FetchRequest {
         Ok(())
     }
 
-    /// The actor whose valid signature the request carries.
+    /// The actor whose valid signature the request carries: draft-cavage (`Signature`, as
+    /// Mastodon signs) or RFC 9421 (`Signature-Input`, as Fedify and GoToSocial may).
     pub async fn signed_by(&self, data: &Data<AppState>) -> Result<Url, FederationError> {
+        if self.headers.contains_key("signature-input") {
+            return self.signed_by_rfc9421(data).await;
+        }
         let mut headers = BTreeMap::new();
         for (name, value) in &self.headers {
             if let Ok(value) = value.to_str() {
@@ -108,24 +112,13 @@ impl FetchRequest {
                 "the signature must cover (request-target) and date",
             ));
         }
-        let mut owner =
-            Url::parse(unverified.key_id()).map_err(|_| unauthorized("the keyId is not a URL"))?;
-        owner.set_fragment(None);
-        if owner
-            .host_str()
-            .is_some_and(|host| data.settings.is_blocked_host(host))
-        {
-            return Err(FederationError::refused(
-                StatusCode::FORBIDDEN,
-                "blocked",
-                format!("{owner}: {}", super::client::BLOCKED),
-            ));
-        }
-        let actor: RemoteActor = ObjectId::<RemoteActor>::from(owner.clone())
-            .dereference(data)
-            .await?;
-        let key = RsaPublicKey::from_public_key_pem(actor.public_key_pem())
-            .map_err(|_| unauthorized(format!("{owner} publishes no RSA key we can read")))?;
+        let actor = key_owner(data, unverified.key_id()).await?;
+        let key = RsaPublicKey::from_public_key_pem(actor.public_key_pem()).map_err(|_| {
+            unauthorized(format!(
+                "{} publishes no RSA key we can read",
+                actor.ap_id.0
+            ))
+        })?;
         let valid = unverified.verify(|signature, signing_string| {
             BASE64.decode(signature).is_ok_and(|signature| {
                 key.verify(
@@ -138,11 +131,89 @@ impl FetchRequest {
         });
         if !valid {
             return Err(unauthorized(format!(
-                "the signature does not verify with the key of {owner}"
+                "the signature does not verify with the key of {}",
+                actor.ap_id.0
             )));
         }
-        Ok(owner)
+        Ok(actor.ap_id.0)
     }
+
+    /// [`FetchRequest::signed_by`] for an RFC 9421 signature: it must cover `@method` and the
+    /// target with our host (the policy of the inbox, without a body), be within the inbox's
+    /// time window, and verify with the key of the actor its `keyid` names.
+    async fn signed_by_rfc9421(&self, data: &Data<AppState>) -> Result<Url, FederationError> {
+        let header = |name: &str| rfc9421::field(&self.headers, name);
+        let signature = rfc9421::parse(
+            &header("signature-input").unwrap_or_default(),
+            &header("signature")
+                .ok_or_else(|| unauthorized("Signature-Input without Signature"))?,
+        )
+        .map_err(unauthorized)?;
+        let policy = |e: signature_policy::PolicyError| unauthorized(e.to_string());
+        signature_policy::check_rfc9421(&signature.components, false).map_err(policy)?;
+        // Transport time, as for activities: signatures carry the sender's real clock.
+        let now = chrono::Utc::now();
+        let created = signature
+            .created
+            .ok_or_else(|| unauthorized("the signature has no created time"))?;
+        signature_policy::check_time(created, now).map_err(policy)?;
+        if let Some(expires) = signature.expires.filter(|e| *e < now.timestamp()) {
+            return Err(policy(signature_policy::PolicyError::Expired(expires)));
+        }
+        let actor = key_owner(data, &signature.key_id).await?;
+        let target = self.uri.path_and_query().map_or("/", |p| p.as_str());
+        let target_uri = data
+            .settings
+            .base_url
+            .join(target)
+            .map_err(|_| unauthorized("the request target is not a URL"))?;
+        let base = rfc9421::base(
+            &signature,
+            &rfc9421::Target {
+                method: self.method.as_str(),
+                uri: &target_uri,
+                header: &header,
+            },
+        )
+        .map_err(unauthorized)?;
+        rfc9421::verify(&signature, &base, actor.public_key_pem()).map_err(|e| {
+            unauthorized(format!(
+                "the signature does not verify with the key of {}: {e}",
+                actor.ap_id.0
+            ))
+        })?;
+        Ok(actor.ap_id.0)
+    }
+}
+
+/// The actor whose key `key_id` names, unless its server is blocked. A key id is the actor's
+/// URL with a fragment (`#main-key`, Mastodon's), the actor's URL itself, or a URL of its own
+/// whose document names the actor (GoToSocial's `/users/NAME/main-key`); the library follows
+/// that, and a redirect, to the actor. Either way the signer is the actor whose key verifies
+/// the signature, so it is that actor's server that must not be blocked.
+async fn key_owner(data: &Data<AppState>, key_id: &str) -> Result<RemoteActor, FederationError> {
+    let mut owner = Url::parse(key_id).map_err(|_| unauthorized("the keyId is not a URL"))?;
+    owner.set_fragment(None);
+    refuse_blocked(data, &owner)?;
+    let actor: RemoteActor = ObjectId::<RemoteActor>::from(owner)
+        .dereference(data)
+        .await?;
+    refuse_blocked(data, &actor.ap_id.0)?;
+    Ok(actor)
+}
+
+fn refuse_blocked(data: &Data<AppState>, url: &Url) -> Result<(), FederationError> {
+    if url
+        .host_str()
+        .is_some_and(|host| data.settings.is_blocked_host(host))
+    {
+        return Err(FederationError::refused(
+            StatusCode::FORBIDDEN,
+            "blocked",
+            format!("{url}: {}", super::client::BLOCKED),
+        ));
+    }
+    Ok(())
 }
 
 fn unauthorized(reason: impl Into<String>) -> FederationError {

@@ -34,9 +34,13 @@ const MAX_PER_RUN: usize = 200;
 /// What an attempt's answer means for the delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// A 2xx: done.
     Delivered,
+    /// A 4xx: the peer will never take it; not tried again.
     Rejected,
+    /// No answer or a 5xx: tried again at this Unix time.
     RetryAt(i64),
+    /// Too old to try again.
     Failed,
 }
 
@@ -74,9 +78,13 @@ struct Claimed {
 /// What one run of the queue did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RunReport {
+    /// Accepted by the peer (2xx).
     pub delivered: usize,
+    /// Refused by the peer (4xx); not tried again.
     pub rejected: usize,
+    /// Failed for now; tried again later.
     pub retrying: usize,
+    /// Given up after the last attempt.
     pub failed: usize,
 }
 
@@ -256,14 +264,21 @@ pub async fn run(
 /// A delivery and its attempts, for the admin and for tests.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct DeliveryRow {
+    /// The delivery's row id.
     pub id: i64,
+    /// The id of the activity delivered.
     pub activity_id: String,
+    /// The inbox it goes to.
     pub inbox: String,
+    /// `pending`, `delivered`, `rejected` or `failed`.
     pub state: String,
+    /// How many times it was sent.
     pub attempts: i64,
+    /// The HTTP status of the last attempt; none when it got no answer.
     pub last_status: Option<i64>,
 }
 
+/// Every delivery, oldest first.
 pub async fn list(state: &AppState) -> Result<Vec<DeliveryRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, activity_id, inbox, state, attempts, last_status FROM deliveries ORDER BY id",

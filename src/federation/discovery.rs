@@ -15,6 +15,7 @@ use super::vocab::{NAMESPACE, PROTOCOL_VERSION};
 use crate::state::AppState;
 use crate::store::users;
 
+/// The query string of `/.well-known/webfinger`.
 #[derive(Deserialize)]
 pub struct WebfingerQuery {
     resource: String,

@@ -32,6 +32,8 @@ use super::{FederationError, origin, rfc9421, same_origin};
 use crate::limits::Limited;
 use crate::state::AppState;
 
+/// Our inboxes (the users' and the shared one): the rate limit, the body's size, the signature
+/// policy, then every check of the activity (see the module's documentation).
 pub async fn receive(data: Data<AppState>, request: Request) -> Response {
     if let Some(sender) = signing_origin(request.headers())
         && let Err(Limited::TooMany { retry_after } | Limited::Busy { retry_after }) =
@@ -79,7 +81,9 @@ async fn read_body(data: &Data<AppState>, body: Body) -> Result<Bytes, Federatio
             std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
                 e.source()
             })
-            .any(|e| e.to_string().contains("length limit"));
+            // axum wraps http-body-util's own error type for a body over the limit; the type,
+            // not its message, says what happened.
+            .any(|e| e.is::<http_body_util::LengthLimitError>());
         if too_large {
             FederationError::refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -110,7 +114,8 @@ async fn receive_checked(data: &Data<AppState>, request: Request) -> Result<(), 
     // Our origin rules (the id on its actor's origin; never one of our own actors) come before
     // any signature check or key fetch, for both signature schemes: a forgery is refused for
     // what it claims, with our reason, instead of the library's vaguer one for a local id.
-    if let Ok(activity) = serde_json::from_slice::<InboxActivity>(&body) {
+    let parsed = serde_json::from_slice::<InboxActivity>(&body).ok();
+    if let Some(activity) = &parsed {
         check_origins(data, activity.id(), activity.actor())?;
     }
     if parts.headers.contains_key("signature-input") {
@@ -129,6 +134,12 @@ async fn receive_checked(data: &Data<AppState>, request: Request) -> Result<(), 
     // signatures are stamped with the sender's real clock.
     signature_policy::check_cavage(signature, date, true, chrono::Utc::now())
         .map_err(policy_refusal)?;
+    // The library verifies the signature with the key of whatever actor its fetch ends at;
+    // fetched here first, that must be the actor the activity names (the library then reads
+    // it back from the database).
+    if let Some(activity) = &parsed {
+        actor_named(data, activity.actor()).await?;
+    }
     let request = Request::from_parts(parts, Body::from(body));
     let activity = ActivityData::from_request(request, &())
         .await
@@ -151,21 +162,7 @@ async fn receive_rfc9421(
     parts: axum::http::request::Parts,
     body: Bytes,
 ) -> Result<(), FederationError> {
-    let header = |name: &str| {
-        let values: Vec<&str> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        (!values.is_empty()).then(|| {
-            values
-                .iter()
-                .map(|v| v.trim())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-    };
+    let header = |name: &str| rfc9421::field(&parts.headers, name);
     rfc9421::check_content_digest(header("content-digest").as_deref(), &body)
         .map_err(unauthorized)?;
     let signature = rfc9421::parse(
@@ -207,16 +204,7 @@ async fn receive_rfc9421(
         ));
     }
     activity.verify(data).await?;
-    let actor: RemoteActor = ObjectId::<RemoteActor>::from(actor_id.clone())
-        .dereference(data)
-        .await?;
-    if actor.ap_id.0 != actor_id {
-        return Err(FederationError::refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_actor",
-            format!("{actor_id} is not the actor it was fetched as"),
-        ));
-    }
+    let actor = actor_named(data, &actor_id).await?;
 
     let path = parts
         .uri
@@ -239,4 +227,25 @@ async fn receive_rfc9421(
         rfc9421::verify(&signature, &base, actor.public_key_pem()).map_err(unauthorized)?;
     }
     activity.receive(data).await
+}
+
+/// The actor `actor_id` names, fetched (or read back from the database). The library follows
+/// one redirect and the id a document names (on the same domain), and checks the document
+/// against where it ended up; an activity's signature must verify with the key of the very
+/// actor the activity names, so the actor we end up with must be that one.
+async fn actor_named(
+    data: &Data<AppState>,
+    actor_id: &url::Url,
+) -> Result<RemoteActor, FederationError> {
+    let actor: RemoteActor = ObjectId::<RemoteActor>::from(actor_id.clone())
+        .dereference(data)
+        .await?;
+    if actor.ap_id.0 != *actor_id {
+        return Err(FederationError::refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_actor",
+            format!("{actor_id} is not the actor it was fetched as"),
+        ));
+    }
+    Ok(actor)
 }

@@ -50,19 +50,26 @@ pub type Federation = FederationConfig<AppState>;
 /// impl), the one place that turns errors into HTTP answers.
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
+    /// A peer's request we do not accept: answered with this status, code and reason.
     #[error("{reason}")]
     Refused {
+        /// The HTTP status of the answer, a 4xx (502 when a peer refused our fetch).
         status: StatusCode,
+        /// The JSON `error` code (`signature_invalid`, `origin_mismatch`, …).
         code: &'static str,
+        /// Why, for the peer's admin and our log.
         reason: String,
     },
+    /// The database failed or refused; answered as the API answers it.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A fault of ours; answered with an opaque 500.
     #[error("internal federation error: {0}")]
     Internal(String),
 }
 
 impl FederationError {
+    /// A refusal of a peer's request: its status, its error code and why.
     pub fn refused(status: StatusCode, code: &'static str, reason: impl Into<String>) -> Self {
         FederationError::Refused {
             status,
@@ -119,6 +126,7 @@ pub fn origin(url: &Url) -> String {
     )
 }
 
+/// True when `a` and `b` have the same scheme, host and port.
 pub fn same_origin(a: &Url, b: &Url) -> bool {
     origin(a) == origin(b)
 }

@@ -48,6 +48,7 @@ pub fn page(state: &AppState, thing: &ThingRow) -> RemoteObject {
     }
 }
 
+/// The `Page` document we serve for one of our things.
 pub fn page_json(state: &AppState, thing: &ThingRow) -> Value {
     serde_json::to_value(page(state, thing)).expect("an object serializes")
 }
@@ -58,16 +59,23 @@ pub fn page_json(state: &AppState, thing: &ThingRow) -> Value {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteObject {
+    /// The JSON-LD context; we send ours, others' is kept as it came.
     #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// The object's ActivityPub id.
     pub id: Url,
+    /// The object's type or types; a flattrable one must be among them.
     #[serde(rename = "type")]
     pub kind: Kinds,
+    /// Who made it: the actor a flattr of it pays.
     pub attributed_to: Attribution,
+    /// The title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A short description (plain text on our side, HTML on some servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// The body, HTML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     /// The thing's own URL (a web page); PeerTube's list of links is left out.
@@ -77,30 +85,35 @@ pub struct RemoteObject {
         deserialize_with = "lenient"
     )]
     pub url: Option<Url>,
+    /// Whom the object is addressed to.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "one_or_many"
     )]
     pub to: Vec<Url>,
+    /// When it was first published.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub published: Option<DateTime<Utc>>,
+    /// When it last changed.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub updated: Option<DateTime<Utc>>,
+    /// Hashtags and mentions.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "one_or_many"
     )]
     pub tag: Vec<Tag>,
+    /// Links attached to it (our payment links).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
@@ -112,10 +125,13 @@ pub struct RemoteObject {
 /// A `Hashtag` (ours) or a `Mention` (Mastodon's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {
+    /// `Hashtag` or `Mention`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The tag's text, `#tag` or `@user@host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the tag points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<Url>,
 }
@@ -125,16 +141,23 @@ pub struct Tag {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Attribution {
+    /// A single creator.
     One(AttributionItem),
+    /// Several (PeerTube: the account and the channel).
     Many(Vec<AttributionItem>),
 }
 
+/// One entry of `attributedTo`: an actor's id, or an object that carries one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AttributionItem {
+    /// An actor by id.
     Id(Url),
+    /// An embedded object with an id (and perhaps a type).
     Object {
+        /// The actor's id.
         id: Url,
+        /// Its type, when given (`Person`, `Group`, …).
         #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
         kind: Option<String>,
     },

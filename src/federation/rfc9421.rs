@@ -16,22 +16,30 @@ use sha2::{Digest, Sha256};
 /// One parsed signature: the covered components, its parameters, and the signature bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
+    /// The covered components, in order (`@method`, `content-digest`, …).
     pub components: Vec<String>,
     /// The serialized inner list with parameters, exactly as received: the
     /// `@signature-params` line is built from it.
     pub params: String,
+    /// The `keyid` parameter: the URL of the signer's key.
     pub key_id: String,
+    /// The `created` parameter, Unix seconds.
     pub created: Option<i64>,
+    /// The `expires` parameter, Unix seconds.
     pub expires: Option<i64>,
+    /// The `alg` parameter, when the signer named one.
     pub alg: Option<String>,
+    /// The signature bytes, decoded from base64.
     pub signature: Vec<u8>,
 }
 
 /// What the verifier knows about the request as the sender addressed it.
 pub struct Target<'a> {
+    /// The request's method, upper case.
     pub method: &'a str,
     /// `scheme://authority/path?query` as the sender used it (our public URL + the path).
     pub uri: &'a url::Url,
+    /// Looks a request header up by its lower-case name.
     pub header: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -65,6 +73,18 @@ fn members(text: &str) -> Vec<(String, String)> {
 fn unquote(value: &str) -> Option<String> {
     let inner = value.strip_prefix('"')?.strip_suffix('"')?;
     Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
+}
+
+/// A header's value as a signature base holds it: every line of the field, trimmed, joined
+/// with `, ` (RFC 9421 §2.1); `None` when the request has no such header.
+pub fn field(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// Parses the first signature of `Signature-Input` and its bytes from `Signature`.

@@ -13,14 +13,19 @@ pub const VALIDITY_SECS: i64 = 3600;
 /// Why a signature does not meet the policy; `Incomplete` names what is missing.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// No signature at all.
     #[error("the request is not signed")]
     Unsigned,
+    /// The signature does not cover this component.
     #[error("the signature must cover {0}")]
     Incomplete(&'static str),
+    /// The header or its date cannot be read.
     #[error("{0}")]
     Malformed(String),
+    /// Signed too long ago (at this Unix time).
     #[error("the signature is expired (signed at {0})")]
     Expired(i64),
+    /// Signed further in the future than clocks differ (at this Unix time).
     #[error(
         "the signature is dated in the future (signed at {0}; at most {CLOCK_SKEW_SECS} s of clock skew)"
     )]

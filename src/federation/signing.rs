@@ -20,10 +20,13 @@ use super::vocab::ACTIVITY_JSON;
 /// Mastodon-compatible: no `(created)`/`(expires)` pseudo-headers, which older servers reject.
 static CONFIG: LazyLock<Config<DefaultSpawner>> = LazyLock::new(|| Config::new().mastodon_compat());
 
+/// Why a request could not be signed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
+    /// The PEM is not a PKCS#8 RSA private key.
     #[error("the private key cannot be read: {0}")]
     Key(String),
+    /// Making the signature failed.
     #[error("signing failed: {0}")]
     Sign(String),
 }
@@ -83,6 +86,7 @@ pub struct FetchSigner {
 }
 
 impl FetchSigner {
+    /// A signer for `instance_actor`'s key, given as PKCS#8 PEM.
     pub fn new(instance_actor: &Url, private_key_pem: &str) -> Result<Self, SignError> {
         let key = RsaPrivateKey::from_pkcs8_pem(private_key_pem)
             .map_err(|e| SignError::Key(e.to_string()))?;

@@ -89,17 +89,22 @@ pub fn wants_activity_json(accept: Option<&str>) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Link {
+    /// The link's type, `Link` for ours.
     #[serde(rename = "type")]
     pub kind: String,
+    /// A human-readable label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Where the link points.
     pub href: url::Url,
+    /// The relation, e.g. `payment`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "lenient"
     )]
     pub rel: Option<String>,
+    /// The media type of what `href` points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
 }
@@ -138,11 +143,14 @@ where
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Kinds {
+    /// A single type.
     One(String),
+    /// Several types.
     Many(Vec<String>),
 }
 
 impl Kinds {
+    /// Every type named, in the order given.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         let names: &[String] = match self {
             Kinds::One(name) => std::slice::from_ref(name),
@@ -159,6 +167,7 @@ impl Kinds {
             .find(|wanted| self.names().any(|name| name == *wanted))
     }
 
+    /// True when any type named is one of `known`.
     pub fn any_of(&self, known: &[&str]) -> bool {
         self.first_of(known).is_some()
     }

@@ -14,12 +14,14 @@ use crate::ledger::payouts::{self, PayoutRow};
 use crate::ledger::{self, Account};
 use crate::store::earnings;
 
+/// `/api/v1/earnings` and `/api/v1/payouts`: what a creator received and their payouts.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(my_earnings))
         .routes(routes!(my_payouts, request_payout))
 }
 
+/// What a creator received in one closed period.
 #[derive(Serialize, ToSchema)]
 pub struct PeriodLine {
     period: String,
@@ -28,6 +30,7 @@ pub struct PeriodLine {
     amount: Money,
 }
 
+/// What one thing earned over all closed periods.
 #[derive(Serialize, ToSchema)]
 pub struct ThingLine {
     thing_id: i64,
@@ -37,6 +40,7 @@ pub struct ThingLine {
     amount: Money,
 }
 
+/// A creator's earnings: balance, per period and per thing.
 #[derive(Serialize, ToSchema)]
 pub struct Earnings {
     currency: String,
@@ -52,6 +56,7 @@ pub struct Earnings {
     by_thing: Vec<ThingLine>,
 }
 
+/// A payout as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Payout {
     id: i64,
@@ -73,6 +78,7 @@ fn payout_view(row: PayoutRow) -> Payout {
     }
 }
 
+/// The body of `POST /api/v1/payouts`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequest {

@@ -19,6 +19,7 @@ use crate::limits::Limited;
 use crate::settle::close::CloseError;
 use crate::store::StoreError;
 
+/// An error answer: its status and the JSON body `{"error", "error_description", "field"?}`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -42,6 +43,7 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
+    /// An answer with this status, code and description.
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -58,6 +60,7 @@ impl ApiError {
         self
     }
 
+    /// 401 `unauthorized`: no valid bearer token.
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -66,6 +69,7 @@ impl ApiError {
         )
     }
 
+    /// 404 `not_found`, naming what was not found.
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

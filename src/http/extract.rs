@@ -22,10 +22,12 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
+/// axum's `Path` whose rejection is our JSON error.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
+/// axum's `Query` whose rejection is our JSON error.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
@@ -33,7 +35,9 @@ pub struct Query<T>(pub T);
 /// The user a request's bearer token belongs to.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
+    /// The logged-in user's id.
     pub id: i64,
+    /// The bearer token of the request (to log it out).
     pub token: String,
 }
 

@@ -16,6 +16,7 @@ use crate::store::flattrs::{self, FlattrRow};
 use crate::store::received_likes;
 use activitypub_federation::config::Data;
 
+/// `/api/v1/flattr` and `/api/v1/flattrs`: flattr, undo, list given and received flattrs.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(flattr_thing))
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(received_flattrs))
 }
 
+/// The thing a flattr went to, as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct FlattredThing {
     id: i64,
@@ -32,6 +34,7 @@ pub struct FlattredThing {
     title: String,
 }
 
+/// A flattr as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Flattr {
     #[schema(example = "flattr")]
@@ -48,6 +51,7 @@ pub struct Flattr {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The API's view of a stored flattr.
 pub fn view(row: FlattrRow) -> Flattr {
     Flattr {
         r#type: "flattr",
@@ -80,6 +84,7 @@ async fn flattr_thing(
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
+/// The body of `POST /api/v1/flattr`: a thing by id or by URL.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlattrRequest {
@@ -108,6 +113,7 @@ async fn flattr_url(
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
+/// The query of the flattr lists: one period, or the current one.
 #[derive(Deserialize, IntoParams)]
 pub struct PeriodQuery {
     /// `YYYY-MM`; all periods when absent.
@@ -141,6 +147,7 @@ async fn undo_flattr(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A flattr received from another server.
 #[derive(Serialize, ToSchema)]
 pub struct ReceivedFlattr {
     thing_id: i64,

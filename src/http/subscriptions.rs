@@ -17,12 +17,14 @@ use crate::flattring::{self, Target};
 use crate::store::subscriptions::{self, SubscriptionRow};
 use activitypub_federation::config::Data;
 
+/// `/api/v1/subscriptions`: subscribe, list, pause, resume, stop.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, subscribe))
         .routes(routes!(update, stop))
 }
 
+/// A subscription as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Subscription {
     #[schema(example = "subscription")]
@@ -55,6 +57,7 @@ fn view(row: SubscriptionRow) -> Subscription {
     }
 }
 
+/// The body of `POST /api/v1/subscriptions`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
@@ -67,6 +70,7 @@ pub struct NewSubscription {
     periods: i64,
 }
 
+/// The body of `PATCH /api/v1/subscriptions/{id}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionUpdate {

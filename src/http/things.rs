@@ -19,6 +19,7 @@ use crate::store::things::{self, ThingRow};
 use crate::store::users;
 use activitypub_federation::config::Data;
 
+/// `/api/v1/things`: register, read, change, delete, look up.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_thing))
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(prove_thing))
 }
 
+/// The body of `POST /api/v1/things`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThing {
@@ -66,11 +68,13 @@ pub struct ThingUpdate {
     hidden: Option<bool>,
 }
 
+/// A thing's owner as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Owner {
     username: String,
 }
 
+/// A thing as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Thing {
     #[schema(example = "thing")]
@@ -112,6 +116,7 @@ pub struct Thing {
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The API's view of a stored thing.
 pub fn view(state: &AppState, row: ThingRow) -> Thing {
     let base = &state.settings.base_url;
     let proven = row.owner_id.is_none() || row.proven_at.is_some();
@@ -199,6 +204,7 @@ async fn prove_thing(
     Ok(Json(view(&state, row)))
 }
 
+/// The query of `GET /api/v1/things/lookup`: the URL to find.
 #[derive(Deserialize, IntoParams)]
 pub struct LookupQuery {
     /// The URL of the thing.

@@ -20,6 +20,7 @@ use crate::ledger::{self, Account};
 use crate::store::users::NewUser;
 use crate::store::{StoreError, flattrs, tokens, users};
 
+/// `/api/v1/users` and `/api/v1/sessions`: sign up, log in and out, the current user.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_up))
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(public_user))
 }
 
+/// A username and password, to sign up or log in.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
@@ -38,6 +40,7 @@ pub struct Credentials {
     password: String,
 }
 
+/// A user as anyone may see them.
 #[derive(Serialize, ToSchema)]
 pub struct PublicUser {
     #[schema(example = "user")]
@@ -63,6 +66,7 @@ pub struct CurrentPeriod {
     per_flattr: Money,
 }
 
+/// The logged-in user as they see themselves: wallet, budget, the current period.
 #[derive(Serialize, ToSchema)]
 pub struct Me {
     #[schema(example = "user")]
@@ -82,6 +86,7 @@ pub struct Me {
     current_period: CurrentPeriod,
 }
 
+/// A new session: the bearer token and whom it belongs to.
 #[derive(Serialize, ToSchema)]
 pub struct Session {
     access_token: String,
@@ -90,6 +95,7 @@ pub struct Session {
     user: Me,
 }
 
+/// The body of `PATCH /api/v1/users/me`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
@@ -98,6 +104,7 @@ pub struct UserUpdate {
     budget: String,
 }
 
+/// The current user's own view, read from the store and the ledger.
 pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
     let pool = state.store.pool();
     let user = users::by_id(pool, user_id).await?;
@@ -285,6 +292,7 @@ async fn public_user(
     Ok(Json(public_view(&state, &user)))
 }
 
+/// The public view of a user.
 pub fn public_view(state: &AppState, user: &users::UserRow) -> PublicUser {
     PublicUser {
         r#type: "user",

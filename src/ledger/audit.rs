@@ -8,14 +8,20 @@ use crate::store::StoreError;
 /// One finding of the audit: which rule, whether it holds, and where it does not.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// What was checked.
     pub name: &'static str,
+    /// True when the check holds.
     pub ok: bool,
+    /// Where it does not hold, one line each.
     pub problems: Vec<String>,
 }
 
+/// Every check of the books; `ok` only when all hold.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
+    /// True when every check holds.
     pub ok: bool,
+    /// The checks, in the order they ran.
     pub checks: Vec<Check>,
 }
 

@@ -49,6 +49,7 @@ pub enum Account {
 }
 
 impl Account {
+    /// The account's name in the `accounts` table, e.g. `wallet:7`.
     pub fn name(&self) -> String {
         match self {
             Account::Wallet(user) => format!("wallet:{user}"),
@@ -65,6 +66,7 @@ impl Account {
         }
     }
 
+    /// The account's kind: `wallet`, `earnings`, `fees`, ….
     pub fn kind(&self) -> &'static str {
         match self {
             Account::Wallet(_) => "wallet",
@@ -96,21 +98,44 @@ impl Account {
     }
 }
 
+/// Why the ledger refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// A transaction whose postings do not sum to zero (a bug, never user input).
     #[error("postings of {reference} sum to {sum}, not zero")]
-    Unbalanced { reference: String, sum: Money },
+    Unbalanced {
+        /// The transaction's reference.
+        reference: String,
+        /// What its postings sum to.
+        sum: Money,
+    },
+    /// Less than the smallest amount allowed (a payout below the minimum).
     #[error("the amount must be at least {minimum}")]
-    BelowMinimum { minimum: Money },
+    BelowMinimum {
+        /// The smallest amount allowed.
+        minimum: Money,
+    },
+    /// More than the account holds.
     #[error("only {available} is available")]
-    Insufficient { available: Money },
+    Insufficient {
+        /// What the account holds.
+        available: Money,
+    },
+    /// Zero or a negative amount.
     #[error("the amount must be positive")]
     NotPositive,
+    /// A bank reference already used for another deposit.
     #[error(
         "bank reference {reference} was already recorded as a deposit of {recorded}, not this \
          one; a reference names one payment"
     )]
-    ReferenceReused { reference: String, recorded: String },
+    ReferenceReused {
+        /// The bank reference.
+        reference: String,
+        /// The deposit recorded under it (amount and user).
+        recorded: String,
+    },
+    /// The database failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -131,7 +156,9 @@ pub fn is_negative_balance(error: &LedgerError) -> bool {
 /// Whether a posting was recorded now or had been recorded before under the same reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Posted {
+    /// Recorded now, as this ledger transaction.
     New(i64),
+    /// Recorded before under the same reference; nothing changed.
     AlreadyPosted,
 }
 

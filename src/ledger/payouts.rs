@@ -10,17 +10,27 @@ use super::{Account, LedgerError, post};
 use crate::domain::money::Money;
 use crate::store::{Tx, epoch};
 
+/// A payout request and where it stands.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct PayoutRow {
+    /// The payout's id.
     pub id: i64,
+    /// The creator paid.
     pub user_id: i64,
+    /// The creator's username.
     pub username: String,
+    /// The amount in ten-thousandths (serialized as a decimal).
     #[serde(serialize_with = "serialize_minor")]
     pub amount: i64,
+    /// `requested`, `exported` or `paid`.
     pub state: String,
+    /// The export batch it went out in.
     pub batch: Option<String>,
+    /// When it was requested, Unix seconds.
     pub requested_at: i64,
+    /// When it was exported, Unix seconds.
     pub exported_at: Option<i64>,
+    /// When it was recorded as paid, Unix seconds.
     pub paid_at: Option<i64>,
 }
 
@@ -99,6 +109,7 @@ pub async fn request(
     by_id(tx, id).await
 }
 
+/// One payout, or `NotFound`.
 pub async fn by_id(tx: &mut Tx, id: i64) -> Result<PayoutRow, LedgerError> {
     Ok(
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE p.id = $1")))
@@ -108,6 +119,7 @@ pub async fn by_id(tx: &mut Tx, id: i64) -> Result<PayoutRow, LedgerError> {
     )
 }
 
+/// A user's payouts, newest first.
 pub async fn of_user<'e, E>(db: E, user_id: i64) -> Result<Vec<PayoutRow>, LedgerError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,

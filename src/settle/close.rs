@@ -58,18 +58,45 @@ macro_rules! shares_insert {
     };
 }
 
+/// Why a close did not run or did not finish; the books are unchanged by a failed stage.
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
+    /// The period has not ended yet.
     #[error("period {period} has not ended yet; it can be closed from {ends}")]
-    PeriodOpen { period: Period, ends: DateTime<Utc> },
+    PeriodOpen {
+        /// The period asked for.
+        period: Period,
+        /// When it ends.
+        ends: DateTime<Utc>,
+    },
+    /// An earlier period with flattrs is still open; it must close first.
     #[error("period {period} cannot be closed before {earlier}, which is not closed yet")]
-    EarlierOpen { period: Period, earlier: Period },
+    EarlierOpen {
+        /// The period asked for.
+        period: Period,
+        /// The earlier period still open.
+        earlier: Period,
+    },
+    /// Stopped after a stage on request ([`CloseOptions::fail_after`]), as a crash would.
     #[error("close of {period} stopped after stage {stage:?} on request (failure injection)")]
-    Injected { period: Period, stage: Stage },
+    Injected {
+        /// The period being closed.
+        period: Period,
+        /// The last stage that ran.
+        stage: Stage,
+    },
+    /// A stage's own check of its numbers failed; the stage was rolled back.
     #[error("self-check failed while closing {period}: {problem}")]
-    SelfCheck { period: Period, problem: String },
+    SelfCheck {
+        /// The period being closed.
+        period: Period,
+        /// What did not add up.
+        problem: String,
+    },
+    /// The ledger refused a posting or failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,12 +111,19 @@ impl From<sqlx::Error> for CloseError {
 /// or an earlier one did).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CloseReport {
+    /// The period closed, `YYYY-MM`.
     pub period: String,
+    /// True when the period was closed before this call (the figures are the earlier close's).
     pub already_closed: bool,
+    /// How many users paid for at least one flattr.
     pub users_charged: i64,
+    /// How many flattrs the period's budgets were split over.
     pub flattrs: i64,
+    /// The total taken from wallets.
     pub spent: Money,
+    /// The instance's share of what was spent.
     pub fees: Money,
+    /// What creators were credited: spent minus fees.
     pub paid_to_creators: Money,
     /// The part of `paid_to_creators` held for unproven things at this close.
     pub held: Money,
@@ -108,6 +142,7 @@ pub struct CloseRules {
 /// Options for tests and operators: stop after a stage, as a crash would.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CloseOptions {
+    /// Stop with an error after this stage, as a crash would (tests of resuming).
     pub fail_after: Option<Stage>,
 }
 

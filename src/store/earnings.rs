@@ -11,18 +11,27 @@ const EARNED: &str = "NOT EXISTS (SELECT 1 FROM held_shares h
 
 use super::StoreError;
 
+/// What a creator received in one closed period.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PeriodEarnings {
+    /// The period, `YYYY-MM`.
     pub period: String,
+    /// How many flattrs paid them.
     pub flattrs: i64,
+    /// The amount in ten-thousandths.
     pub amount: i64,
 }
 
+/// What one thing earned over every closed period.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ThingEarnings {
+    /// The thing's id.
     pub thing_id: i64,
+    /// The thing's title.
     pub title: String,
+    /// How many flattrs paid for it.
     pub flattrs: i64,
+    /// The amount in ten-thousandths.
     pub amount: i64,
 }
 

@@ -6,21 +6,31 @@ use super::{StoreError, Tx, epoch};
 use crate::domain::flattr::FlattrRefusal;
 use crate::domain::period::Period;
 
+/// A flattr as stored, with its thing's URL and title.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlattrRow {
+    /// The flattr's row id (its public id is another column).
     pub id: i64,
     /// The id the flattr is published under (`/users/NAME/likes/PUBLIC_ID`): random, never
     /// reused, unlike the row id (issue 7.3; set by the database, migration 0003).
     pub public_id: String,
+    /// The payer.
     pub user_id: i64,
+    /// The thing flattred.
     pub thing_id: i64,
+    /// The thing's URL.
     pub thing_url: String,
+    /// The thing's title.
     pub thing_title: String,
+    /// The period it counts in, `YYYY-MM`.
     pub period: String,
+    /// The subscription that made it, if one did.
     pub subscription_id: Option<i64>,
+    /// What it cost once its period closed, in ten-thousandths (0 before).
     pub charged: i64,
     /// The thing's ActivityPub id when it lives on another server.
     pub thing_ap_id: Option<String>,
+    /// When it was made, Unix seconds.
     pub created_at: i64,
 }
 
@@ -31,9 +41,13 @@ const SELECT: &str =
 
 /// A flattr that passed Flattr's checks (see `flattring`), to be recorded.
 pub struct NewFlattr {
+    /// The payer.
     pub user_id: i64,
+    /// The thing flattred.
     pub thing_id: i64,
+    /// The period it counts in.
     pub period: Period,
+    /// The subscription making it, if any.
     pub subscription_id: Option<i64>,
     /// False for a plain Like of a thing nobody can be paid for.
     pub charged: bool,
@@ -68,6 +82,7 @@ pub async fn insert(
     }
 }
 
+/// One flattr, or `NotFound`.
 pub async fn by_id<'e, E>(db: E, id: i64) -> Result<FlattrRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,

@@ -25,9 +25,12 @@ use sqlx::{Any, AnyPool, Executor};
 /// A transaction on either backend. Every change of money happens inside one.
 pub type Tx = sqlx::Transaction<'static, Any>;
 
+/// Which database the store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite, the embedded default.
     Sqlite,
+    /// PostgreSQL.
     Postgres,
 }
 
@@ -35,22 +38,31 @@ pub enum Backend {
 /// variants are answers about the data and are mapped to 4xx by the HTTP layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No such row (what kind of thing, for the message).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The change conflicts with what is stored (a URL taken, a state that does not allow it).
     #[error("{0}")]
     Conflict(String),
+    /// The row belongs to somebody else.
     #[error("you may not change {0} of somebody else")]
     Forbidden(&'static str),
+    /// Flattr's rules refuse it.
     #[error(transparent)]
     Refused(#[from] crate::domain::flattr::FlattrRefusal),
+    /// A value that does not parse.
     #[error(transparent)]
     Invalid(#[from] crate::domain::ParseError),
+    /// The database failed: the only 500.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite file's directory cannot be created.
     #[error("cannot prepare the database directory {0}: {1}")]
     Directory(String, std::io::Error),
+    /// An admin command named a database that does not exist.
     #[error(
         "there is no database at {0}; admin commands never create one. Create it with \
          `fedflattr migrate` (or `fedflattr serve`), or point at the right one with \
@@ -62,6 +74,7 @@ pub enum StoreError {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// The database: a connection pool and the backend it talks to.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
@@ -139,10 +152,12 @@ impl Store {
         Ok(())
     }
 
+    /// The pool, for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// Which backend the pool talks to.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -160,6 +175,7 @@ impl Store {
         Ok(tx)
     }
 
+    /// Closes every connection (on shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -11,11 +11,17 @@ use crate::domain::period::Period;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// Nothing done yet (no row, or a row before the close started).
     Open = 0,
+    /// Spends and shares frozen into `close_spends` and `close_shares`.
     Snapshot = 1,
+    /// Wallets charged into the period's clearing account.
     Spend = 2,
+    /// The instance's fees taken from clearing.
     Fees = 3,
+    /// Creators credited from clearing, which must then be empty.
     Shares = 4,
+    /// Subscriptions renewed into the next period; the period is closed.
     Renew = 5,
     /// Held shares of things proven by now go to their owners, those held for `held_periods`
     /// periods go back to the payers; the period is marked closed.

@@ -10,13 +10,19 @@ use crate::domain::period::Period;
 /// A Like of a local thing received from another server.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReceivedRow {
+    /// Our thing that was flattred.
     pub thing_id: i64,
+    /// Its title.
     pub thing_title: String,
+    /// The payer, an actor of another server.
     pub actor: String,
+    /// The payer's period, `YYYY-MM`.
     pub period: String,
     /// Empty for a plain favourite (no money).
     pub currency: String,
+    /// When our inbox accepted it, Unix seconds.
     pub received_at: i64,
+    /// When the payer undid it, Unix seconds.
     pub undone_at: Option<i64>,
 }
 
@@ -27,9 +33,13 @@ pub const LIVE_OF_THING: &str =
 
 /// What a received Like says, checked by the inbox.
 pub struct NewLike<'a> {
+    /// The Like's ActivityPub id.
     pub activity_id: &'a str,
+    /// The payer, an actor of another server.
     pub actor: &'a str,
+    /// Our thing that was flattred.
     pub thing_id: i64,
+    /// The payer's period.
     pub period: Period,
     /// `None` for a plain favourite.
     pub currency: Option<&'a str>,

@@ -5,17 +5,28 @@ use chrono::{DateTime, Utc};
 use super::{StoreError, Tx, epoch};
 use crate::domain::period::Period;
 
+/// A subscription as stored, with its thing's title.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SubscriptionRow {
+    /// The subscription's id.
     pub id: i64,
+    /// The subscriber.
     pub user_id: i64,
+    /// The thing flattred every period.
     pub thing_id: i64,
+    /// The thing's title, for lists.
     pub thing_title: String,
+    /// How many periods it was taken out for.
     pub periods_total: i64,
+    /// How many periods it still flattrs.
     pub periods_left: i64,
+    /// 1 while the subscriber paused it.
     pub paused: i64,
+    /// The last period it flattred in.
     pub last_period: Option<String>,
+    /// When it was taken out, Unix seconds.
     pub created_at: i64,
+    /// When it was stopped, Unix seconds.
     pub stopped_at: Option<i64>,
 }
 
@@ -51,6 +62,7 @@ pub async fn create(
         .ok_or_else(|| StoreError::Conflict("you already have a subscription to this thing".into()))
 }
 
+/// One subscription, or `NotFound`.
 pub async fn by_id<'e, E>(db: E, id: i64) -> Result<SubscriptionRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -62,6 +74,7 @@ where
         .ok_or(StoreError::NotFound("subscription"))
 }
 
+/// A user's subscriptions, newest first.
 pub async fn of_user<'e, E>(db: E, user_id: i64) -> Result<Vec<SubscriptionRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,

@@ -6,25 +6,40 @@ use super::{StoreError, Tx, epoch};
 use crate::domain::proof::{Domain, Proof};
 use crate::domain::thing::{ThingFields, ThingUrl};
 
+/// A thing as stored: ours, or one of another server that a flattr reached.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ThingRow {
+    /// The thing's id, also in its `/things/ID` URL.
     pub id: i64,
+    /// The URL people flattr it by.
     pub url: String,
     /// The local owner; `None` for a thing on another server.
     pub owner_id: Option<i64>,
     /// The local owner's username, or the remote owner's actor id.
     pub owner: String,
+    /// The object's ActivityPub id, for a thing of another server.
     pub ap_id: Option<String>,
+    /// The inbox its Likes go to, for a thing of another server.
     pub remote_inbox: Option<String>,
+    /// The origin of the server that holds it, for a thing of another server.
     pub origin: Option<String>,
+    /// 1 when that server speaks fedflattr's terms (its Likes are money).
     pub fedflattr: i64,
+    /// The title.
     pub title: String,
+    /// A plain-text description.
     pub description: String,
+    /// Tags as a JSON array (see [`ThingRow::tags`]).
     pub tags: String,
+    /// A BCP 47 language tag.
     pub language: String,
+    /// One of Flattr's categories.
     pub category: String,
+    /// 1 when the owner hid it from listings.
     pub hidden: i64,
+    /// When it was registered, Unix seconds.
     pub created_at: i64,
+    /// When it last changed, Unix seconds.
     pub updated_at: i64,
     /// All flattrs the thing ever received from our users that were not undone.
     pub flattrs: i64,
@@ -42,6 +57,7 @@ pub struct ThingRow {
 }
 
 impl ThingRow {
+    /// The tags as a list (none when the column cannot be read).
     pub fn tags(&self) -> Vec<String> {
         serde_json::from_str(&self.tags).unwrap_or_default()
     }
@@ -104,6 +120,7 @@ pub async fn create(
     }
 }
 
+/// A thing that is not deleted, by id, or `NotFound`.
 pub async fn by_id<'e, E>(db: E, id: i64) -> Result<ThingRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -115,6 +132,7 @@ where
         .ok_or(StoreError::NotFound("thing"))
 }
 
+/// The thing (not deleted) registered under `url`, if any.
 pub async fn by_url<'e, E>(db: E, url: &str) -> Result<Option<ThingRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -303,12 +321,19 @@ pub async fn take_over(
 /// What we learnt about a thing on another server when resolving it.
 #[derive(Debug, Clone)]
 pub struct RemoteThing {
+    /// The object's ActivityPub id.
     pub ap_id: String,
+    /// The URL people flattr it by.
     pub url: String,
+    /// Its title.
     pub title: String,
+    /// The actor a flattr pays.
     pub owner: String,
+    /// Where our Likes of it go.
     pub inbox: String,
+    /// The origin of the server that holds it.
     pub origin: String,
+    /// Whether that server speaks fedflattr's terms.
     pub fedflattr: bool,
 }
 

@@ -37,6 +37,7 @@ where
     )
 }
 
+/// Ends the session of a bearer token (log-out).
 pub async fn revoke(tx: &mut Tx, token: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
         .bind(hash(token))

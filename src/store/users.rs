@@ -6,19 +6,29 @@ use super::{StoreError, Tx, epoch};
 use crate::domain::money::Money;
 use crate::domain::username::Username;
 
+/// A user as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
+    /// The user's id.
     pub id: i64,
+    /// The username, unique on this instance.
     pub username: String,
+    /// The argon2 hash of the password (PHC string).
     pub password_hash: String,
+    /// The monthly budget in ten-thousandths (see [`UserRow::budget`]).
     pub budget: i64,
+    /// 1 for an instance admin.
     pub is_admin: i64,
+    /// The actor's public key, SPKI PEM.
     pub public_key: String,
+    /// The actor's private key, PKCS#8 PEM.
     pub private_key: String,
+    /// When the user signed up, Unix seconds.
     pub created_at: i64,
 }
 
 impl UserRow {
+    /// The monthly budget as money.
     pub fn budget(&self) -> Money {
         Money::from_minor(self.budget)
     }
@@ -29,12 +39,17 @@ const COLUMNS: &str =
 
 /// What a new account is made of.
 pub struct NewUser<'a> {
+    /// The new user's name, already checked.
     pub username: &'a Username,
+    /// The argon2 hash of the password.
     pub password_hash: &'a str,
+    /// The starting monthly budget.
     pub budget: Money,
+    /// Whether the user is an instance admin.
     pub is_admin: bool,
     /// PEM key pair for HTTP Signatures.
     pub public_key: &'a str,
+    /// The actor's private key, PKCS#8 PEM.
     pub private_key: &'a str,
 }
 
@@ -72,6 +87,7 @@ pub async fn create(
     Ok(user)
 }
 
+/// A user by username, or `NotFound`.
 pub async fn by_name<'e, E>(db: E, username: &str) -> Result<UserRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -84,6 +100,7 @@ where
         .ok_or(StoreError::NotFound("user"))
 }
 
+/// A user by id, or `NotFound`.
 pub async fn by_id<'e, E>(db: E, id: i64) -> Result<UserRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -96,6 +113,7 @@ where
         .ok_or(StoreError::NotFound("user"))
 }
 
+/// Sets a user's monthly budget.
 pub async fn set_budget(tx: &mut Tx, user_id: i64, budget: Money) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET budget = $1 WHERE id = $2")
         .bind(budget.minor())

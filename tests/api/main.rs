@@ -1,6 +1,10 @@
 //! The HTTP API and the admin commands, end to end: a real server on port 0 over a fresh
 //! database per test (SQLite by default, PostgreSQL when FEDFLATTR_TEST_DATABASE_URL is set).
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 mod accounts;
 mod bad_input;
 mod cli;

@@ -10,6 +10,7 @@ pub mod blog;
 pub mod books;
 pub mod database;
 pub mod instance;
+pub mod peer;
 pub mod signing;
 pub mod users;
 

@@ -2,10 +2,12 @@
 //! instance actor; an instance with `authorized_fetch` answers its ActivityPub documents only
 //! to signed GETs; blocked servers are refused; a refusal is reported as what it is.
 
+use fedflattr::federation::actors::generate_keys;
 use fedflattr::federation::signing::FetchSigner;
 use serde_json::{Value, json};
 
-use crate::helpers::{Instance, client};
+use crate::common::peer::{self, Reply};
+use crate::helpers::{Instance, client, rfc9421_get, send_explained, signed_get};
 
 async fn secure(name: &str) -> Instance {
     Instance::spawn_with(name, |config| config.authorized_fetch = true).await
@@ -239,4 +241,145 @@ async fn a_blocked_server_is_refused_and_its_refusal_is_reported_as_fetch_refuse
     assert_eq!((status, code.as_str()), (403, "blocked"));
     assert_eq!(alpha.count("SELECT COUNT(*) FROM received_likes").await, 0);
     assert_eq!(alpha.count("SELECT COUNT(*) FROM remote_actors").await, 0);
+}
+
+#[tokio::test]
+async fn under_authorized_fetch_an_rfc9421_signed_get_is_answered_like_a_draft_cavage_one() {
+    let alpha = secure("alpha").await;
+    let beta = Instance::spawn("beta").await;
+    let client = client(&[&alpha, &beta]);
+    alpha.sign_up("alice").await;
+    beta.sign_up("bob").await;
+    let bobs_key = beta.private_key("bob").await;
+    let key_id = beta.url("/users/bob#main-key");
+    let url = alpha.url("/users/alice");
+    let now = chrono::Utc::now().timestamp();
+    let get = |components: &[&str], key: &str, created: i64| {
+        rfc9421_get(&client, &url, &key_id, key, components, created)
+    };
+
+    for components in [
+        &["@method", "@target-uri"][..],
+        &["@method", "@authority", "@path"][..],
+    ] {
+        let response = client
+            .execute(get(components, &bobs_key, now))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{components:?}");
+        let person: Value = response.json().await.unwrap();
+        assert_eq!(person["id"], url);
+    }
+
+    // The same refusals as for a draft-cavage GET: the host not covered, another key, too old.
+    let alices_key = alpha.private_key("alice").await;
+    for (request, reason) in [
+        (get(&["@method", "@path"], &bobs_key, now), "@target-uri"),
+        (
+            get(&["@method", "@target-uri"], &alices_key, now),
+            "does not verify",
+        ),
+        (
+            get(&["@method", "@target-uri"], &bobs_key, now - 7200),
+            "expired",
+        ),
+    ] {
+        let (status, code, description) = send_explained(&client, request).await;
+        assert_eq!((status, code.as_str()), (401, "signature_required"));
+        assert!(description.contains(reason), "{reason}: {description}");
+    }
+}
+
+#[tokio::test]
+async fn under_authorized_fetch_a_key_id_without_a_fragment_names_its_actor() {
+    let alpha = secure("alpha").await;
+    let beta = Instance::spawn("beta").await;
+    let client = client(&[&alpha, &beta]);
+    alpha.sign_up("alice").await;
+    beta.sign_up("bob").await;
+    let url = alpha.url("/users/alice");
+
+    // The actor's own URL as the key id.
+    let request = signed_get(
+        &client,
+        &url,
+        &beta.url("/users/bob"),
+        &beta.private_key("bob").await,
+    );
+    let response = client.execute(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    // GoToSocial's: the key has a URL of its own, whose document names the actor.
+    let keys = generate_keys();
+    let port = peer::serve(|port| {
+        let actor = format!("http://gts.test:{port}/users/gts");
+        let document = peer::actor(&actor, &format!("{actor}/main-key"), &keys.public_key);
+        vec![
+            ("/users/gts", Reply::Document(document.clone())),
+            ("/users/gts/main-key", Reply::Document(document)),
+        ]
+    })
+    .await;
+    let request = signed_get(
+        &client,
+        &url,
+        &format!("http://gts.test:{port}/users/gts/main-key"),
+        &keys.private_key,
+    );
+    let response = client.execute(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let person: Value = response.json().await.unwrap();
+    assert_eq!(person["id"], url);
+    // The signer alpha knows now is the actor, not its key's URL.
+    let known: Vec<String> = sqlx::query_scalar("SELECT ap_id FROM remote_actors ORDER BY ap_id")
+        .fetch_all(alpha.state.store.pool())
+        .await
+        .unwrap();
+    assert!(
+        known.contains(&format!("http://gts.test:{port}/users/gts")),
+        "{known:?}"
+    );
+}
+
+#[tokio::test]
+async fn under_authorized_fetch_a_like_is_served_only_to_signed_gets() {
+    let mut alpha = secure("alpha").await;
+    let mut beta = Instance::spawn("beta").await;
+    let shared = client(&[&alpha, &beta]);
+    alpha.client = shared.clone();
+    beta.client = shared.clone();
+    let alice = alpha.sign_up("alice").await;
+    alpha.deposit("alice", "10.00").await;
+    let bob = beta.sign_up("bob").await;
+    let thing = beta.create_thing(&bob, "https://bob.example/post").await;
+    let response = alpha
+        .post_api(
+            "/api/v1/flattr",
+            &alice,
+            &json!({"url": beta.url(&format!("/things/{thing}"))}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(alpha.deliver().await.delivered, 1);
+    // The Like's URL, as beta received it.
+    let like: String = sqlx::query_scalar("SELECT activity_id FROM received_likes")
+        .fetch_one(beta.state.store.pool())
+        .await
+        .unwrap();
+    assert!(
+        like.starts_with(&alpha.url("/users/alice/likes/")),
+        "{like}"
+    );
+
+    let (status, body) = fetch(&shared, &like, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("signature_required"))
+    );
+    let (status, body) = fetch(&shared, &like, Some(&beta)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], like);
+    assert_eq!(body["type"], "Like");
+    assert_eq!(body["actor"], alpha.url("/users/alice"));
+    assert_eq!(body["object"], beta.url(&format!("/things/{thing}")));
 }

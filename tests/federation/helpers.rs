@@ -8,7 +8,9 @@ use fedflattr::config::Config;
 
 // Re-exported for the tests' `use crate::helpers::…`, whichever they need.
 #[allow(unused_imports)]
-pub use crate::common::signing::{rfc9421_request, send, send_explained, signed_request};
+pub use crate::common::signing::{
+    rfc9421_get, rfc9421_request, send, send_explained, signed_get, signed_request,
+};
 #[allow(unused_imports)]
 pub use crate::common::{User, at, error_of, fresh_database_url};
 

@@ -2,6 +2,10 @@
 //! its own port and its own host name (`alpha.test`, `beta.test`, `gamma.test`, which their
 //! development-mode resolver maps to 127.0.0.1), talking real HTTP.
 
+// Test and bench code: a failed unwrap is a failed run with its reason, which is what we want
+// here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
+#![allow(clippy::unwrap_used)]
+
 mod authorized_fetch;
 mod bounds;
 #[path = "../common/mod.rs"]
@@ -15,5 +19,6 @@ mod ids_once;
 mod proofs;
 mod proven;
 mod queue;
+mod redirects;
 mod settlement;
 mod wire;

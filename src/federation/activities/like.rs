@@ -27,12 +27,17 @@ use crate::store::{flattrs, received_likes, things, users};
 /// into it, so a field cannot drift between the two.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Like {
+    /// The JSON-LD context; we send ours (with the `flattr:` terms).
     #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// The Like's own id, unique forever (`/users/NAME/likes/ID` for ours).
     pub id: Url,
+    /// Always `Like`.
     #[serde(rename = "type")]
     pub kind: LikeType,
+    /// The payer.
     pub actor: Url,
+    /// The liked object, by id or embedded.
     pub object: ObjectRef,
     /// Whom we address (the thing's owner); others' Likes may leave it out.
     #[serde(
@@ -41,6 +46,7 @@ pub struct Like {
         deserialize_with = "crate::federation::vocab::one_or_many"
     )]
     pub to: Vec<Url>,
+    /// When the flattr was made.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -22,11 +22,17 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ObjectRef {
+    /// The object's id.
     Id(Url),
-    Embedded { id: Url },
+    /// The object embedded; only its id is read.
+    Embedded {
+        /// The object's id.
+        id: Url,
+    },
 }
 
 impl ObjectRef {
+    /// The referenced object's id, in either form.
     pub fn id(&self) -> &Url {
         match self {
             ObjectRef::Id(id) | ObjectRef::Embedded { id } => id,
@@ -79,9 +85,12 @@ pub async fn first_sighting(
 /// An activity we do not act on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Other {
+    /// The activity's id.
     pub id: Url,
+    /// Its type, whatever it is.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Who sent it.
     pub actor: Url,
 }
 
@@ -112,12 +121,15 @@ impl Activity for Other {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "serde_json::Value")]
 pub enum InboxActivity {
+    /// A Like: a flattr when it carries fedflattr's terms.
     Like(like::Like),
+    /// An Undo of a Like.
     Undo(undo::Undo),
     /// A payer's statement (`Offer` of a `Statement`).
     Statement(statement::Received<statement::Offer>),
     /// A payee's answer to one of our statements (`Accept` with a claim, or `Reject`).
     Answer(statement::Received<statement::Answer>),
+    /// Anything else: acknowledged, not acted on.
     Other(Other),
 }
 

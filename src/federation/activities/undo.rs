@@ -20,14 +20,19 @@ use crate::store::received_likes;
 /// The wire form of an Undo, both ways (see `Like`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Undo {
+    /// The JSON-LD context; we send ours.
     #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// The Undo's own id.
     pub id: Url,
+    /// Always `Undo`.
     #[serde(rename = "type")]
     pub kind: UndoType,
+    /// Who withdraws the Like; must be the Like's actor.
     pub actor: Url,
     /// The Like, by id or embedded (Mastodon embeds it).
     pub object: ObjectRef,
+    /// Whom we address (the thing's owner).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",

@@ -1,13 +1,15 @@
 //! The HTTP client for other servers and the federation configuration built around it.
 //!
-//! Every GET goes through [`SignedFetch`]: it is signed by the instance actor (servers in
-//! Mastodon's secure mode answer nothing else), and a 401 or 403 answer becomes a typed
-//! [`FetchRefused`] error instead of a body that fails to parse.
+//! Every GET goes through the middleware of [`fetcher`] (`SignedFetch`): it is signed by the
+//! instance actor (servers in Mastodon's secure mode answer nothing else), and a 401 or 403
+//! answer becomes a typed [`FetchRefused`] error instead of a body that fails to parse.
 //!
 //! Outside development mode every connection goes through the library's validating resolver,
 //! which refuses host names that resolve to loopback, private or link-local addresses; URLs
 //! with literal IP addresses never reach a resolver, so [`guard`] checks them before any
 //! fetch or delivery.
+
+mod read;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,86 +22,14 @@ use reqwest::redirect::Policy;
 use reqwest_middleware::ClientWithMiddleware;
 use url::Url;
 
+pub use read::{JSON_LIMIT, PAGE_LIMIT, ReadError, get_json, read_limited, read_prefix};
+
 use super::signing::FetchSigner;
 use super::{Federation, FederationError};
 use crate::config::Settings;
 use crate::state::AppState;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most we read of a JSON document another server sends us (NodeInfo and its links): the
-/// same 1 MiB the library allows for the actors and objects it fetches itself.
-pub const JSON_LIMIT: usize = 1024 * 1024;
-/// The most we read of a web page while looking for its links (they sit in `<head>`).
-pub const PAGE_LIMIT: usize = 512 * 1024;
-
-/// Reads at most `limit` bytes of `response`'s body. Stops at the limit, so a hostile server
-/// sending gigabytes costs us `limit` bytes of memory and the time to read them, no more.
-/// `Err` carries how much was read when the body is larger than the limit.
-pub async fn read_limited(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(ReadError::TooLarge(limit));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| ReadError::Http(e.into()))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(ReadError::TooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Reads the first `limit` bytes of `response`'s body and drops the rest unread (the
-/// connection is closed): enough for a web page's `<head>`.
-pub async fn read_prefix(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() == limit {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-/// Fetches `url` as JSON with `client` (the signing fetcher), reading at most [`JSON_LIMIT`]
-/// bytes.
-pub async fn get_json(
-    client: &ClientWithMiddleware,
-    url: Url,
-) -> Result<serde_json::Value, ReadError> {
-    let response = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(ReadError::Http)?;
-    let body = read_limited(response, JSON_LIMIT).await?;
-    serde_json::from_slice(&body).map_err(ReadError::Json)
-}
-
-/// Why a bounded read failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("the response is larger than {0} bytes")]
-    TooLarge(usize),
-    #[error("{0}")]
-    Http(reqwest_middleware::Error),
-    #[error("not JSON: {0}")]
-    Json(serde_json::Error),
-}
 
 /// Development mode's resolver: `*.test` names (reserved for testing by RFC 2606) are this
 /// machine, so several instances can run side by side under distinct host names without
@@ -143,7 +73,9 @@ pub fn build(settings: &Settings) -> reqwest::Client {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{url} answered {status}")]
 pub struct FetchRefused {
+    /// The URL that was refused.
     pub url: Url,
+    /// The peer's answer, 401 or 403.
     pub status: StatusCode,
 }
 
@@ -264,6 +196,8 @@ pub async fn configure(state: AppState) -> Federation {
         .expect("every field of the federation configuration has a value")
 }
 
+/// `host` or `host:port` of `url` (the port only when it is not the scheme's default), as in
+/// a `Host` header.
 pub fn host_and_port(url: &Url) -> String {
     match url.port() {
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),

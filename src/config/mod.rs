@@ -1,15 +1,21 @@
 //! Typed configuration: defaults, then `fedflattr.toml` (optional), then `FEDFLATTR_*`
 //! environment variables. Loaded once in `main` and passed down; there are no globals.
 
+mod read;
+mod settings;
+
 use std::net::IpAddr;
 use std::path::Path;
-use std::str::FromStr;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+pub use read::DecimalText;
+use read::{decimal_environment, describe};
+pub use settings::Settings;
 
 use crate::domain::ParseError;
 use crate::domain::money::{Currency, FeeRate, Money};
@@ -22,12 +28,14 @@ pub struct Config {
     pub domain: String,
     /// Address to listen on.
     pub bind: IpAddr,
+    /// Port to listen on.
     pub port: u16,
     /// The URL people and peers reach the instance at. Default: `http://localhost:PORT` for the
     /// domain `localhost`, `https://DOMAIN` otherwise (behind a TLS-terminating proxy).
     pub public_url: Option<String>,
     /// `sqlite://PATH` (the default, created on first start) or `postgres://…`.
     pub database_url: String,
+    /// ISO 4217 code of the one currency the instance keeps its books in, e.g. `EUR`.
     pub currency: String,
     /// The instance's share of every spend, between 0 and 1.
     pub fee_rate: DecimalText,
@@ -119,163 +127,21 @@ impl Default for Config {
     }
 }
 
-/// A decimal in the configuration, written as a string (`fee_rate = "0.10"`) so that it is
-/// read exactly. A TOML float is refused: no amount of money passes through a float.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(into = "String")]
-pub struct DecimalText(pub Decimal);
-
-impl From<DecimalText> for String {
-    fn from(value: DecimalText) -> String {
-        value.0.to_string()
-    }
-}
-
-impl<'de> Deserialize<'de> for DecimalText {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = DecimalText;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a decimal written as a string, such as \"0.10\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
-                Decimal::from_str(v.trim()).map(DecimalText).map_err(|e| {
-                    E::custom(format!(
-                        "expected a decimal such as \"0.10\", not {v:?} ({e})"
-                    ))
-                })
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
-                Ok(DecimalText(Decimal::from(v)))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DecimalText, E> {
-                Ok(DecimalText(Decimal::from(v)))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
-/// Says which setting is wrong, what its value is and where it came from, one line per error:
-/// figment's own text names the profile (`default.fee_rate`) and, for the decimals read from
-/// the environment, a Rust type instead of the variable.
-fn describe(figment: &Figment, error: figment::Error) -> String {
-    let mut lines = Vec::new();
-    for error in error {
-        let key = error.path.join(".").to_lowercase();
-        let variable = format!("FEDFLATTR_{}", key.to_uppercase());
-        let from_file = error
-            .metadata
-            .as_ref()
-            .and_then(|m| m.source.as_ref())
-            .and_then(|s| s.file_path().map(|p| format!("in {}", p.display())));
-        let source = match from_file {
-            Some(file) => file,
-            None if std::env::var_os(&variable).is_some() => {
-                format!("from environment variable {variable}")
-            }
-            None => error
-                .metadata
-                .as_ref()
-                .map(|m| format!("from {}", m.name))
-                .unwrap_or_default(),
-        };
-        let value = figment
-            .find_value(&key)
-            .ok()
-            .and_then(|v| serde_json::to_string(&v).ok());
-        let problem = match &error.kind {
-            figment::error::Kind::InvalidType(_, expected)
-            | figment::error::Kind::InvalidValue(_, expected) => format!("expected {expected}"),
-            kind => kind.to_string(),
-        };
-        lines.push(match (key.is_empty(), value) {
-            (true, _) => problem,
-            (false, Some(value)) => format!("{key} = {value} ({source}) is invalid: {problem}"),
-            (false, None) => format!("{key} ({source}) is invalid: {problem}"),
-        });
-    }
-    lines.join("; ")
-}
-
-/// The configuration after parsing: what the rest of the program uses.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub domain: String,
-    pub bind: IpAddr,
-    pub port: u16,
-    pub base_url: Url,
-    pub database_url: String,
-    pub currency: Currency,
-    pub fee_rate: FeeRate,
-    pub min_budget: Money,
-    pub payout_minimum: Money,
-    pub auto_close: bool,
-    pub close_interval_secs: u64,
-    pub max_body_bytes: usize,
-    pub log_format: String,
-    pub development_mode: bool,
-    pub delivery_interval_secs: u64,
-    pub authorized_fetch: bool,
-    /// Lower-case host names, without a trailing dot.
-    pub blocked_domains: Vec<String>,
-    pub delivery_claim_secs: u64,
-    pub registrations_open: bool,
-    pub hash_concurrency: usize,
-    pub hash_wait_ms: u64,
-    pub login_per_minute: u32,
-    pub signups_per_hour: u32,
-    pub inbox_per_minute: u32,
-    pub resolve_per_minute: u32,
-    pub header_timeout_secs: u64,
-    pub body_timeout_secs: u64,
-    pub trusted_proxies: Vec<IpAddr>,
-    /// Periods a share of an unproven thing stays held before it goes back to its payer.
-    pub held_periods: u32,
-}
-
-impl Settings {
-    /// True when `host` is a blocked domain or a subdomain of one.
-    pub fn is_blocked_host(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.blocked_domains.iter().any(|blocked| {
-            host == *blocked
-                || host
-                    .strip_suffix(blocked.as_str())
-                    .is_some_and(|rest| rest.ends_with('.'))
-        })
-    }
-}
-
+/// Why the configuration cannot be used; the message is meant for the admin.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A value that cannot be read, described by [`describe`]: key, value, where it came from.
+    /// A value that cannot be read, described with its key, its value and where it came from.
     #[error("configuration: {0}")]
     Read(String),
     #[error(
         "configuration file {0} does not exist (named by --config or FEDFLATTR_CONFIG); \
          without either, ./fedflattr.toml is read when present"
     )]
+    /// The file named by `--config` or `FEDFLATTR_CONFIG` is not there.
     MissingFile(String),
+    /// A value that was read but is not allowed (a fee above 1, an unknown currency, …).
     #[error("configuration: {0}")]
     Invalid(#[from] ParseError),
-}
-
-/// The decimal settings from the environment, as the exact text the admin wrote: figment would
-/// parse `FEDFLATTR_FEE_RATE=0.05` into a float.
-fn decimal_environment() -> Serialized<std::collections::BTreeMap<&'static str, String>> {
-    let mut values = std::collections::BTreeMap::new();
-    for (key, variable) in [
-        ("fee_rate", "FEDFLATTR_FEE_RATE"),
-        ("min_budget", "FEDFLATTR_MIN_BUDGET"),
-        ("payout_minimum", "FEDFLATTR_PAYOUT_MINIMUM"),
-    ] {
-        if let Ok(text) = std::env::var(variable) {
-            values.insert(key, text);
-        }
-    }
-    Serialized::defaults(values)
 }
 
 impl Config {
@@ -306,6 +172,8 @@ impl Config {
             .map_err(|e| ConfigError::Read(describe(&figment, e)))
     }
 
+    /// Checks every value and derives the rest (the public URL, lower-case blocked domains,
+    /// the floors of the intervals).
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let base_url = match &self.public_url {
             Some(url) => {
