@@ -7,7 +7,7 @@ use fedflattr::federation::signing::FetchSigner;
 use serde_json::{Value, json};
 
 use crate::common::peer::{self, Reply};
-use crate::helpers::{Instance, client, rfc9421_get, send_explained, signed_get};
+use crate::helpers::{Instance, client, federate, rfc9421_get, send_explained, signed_get};
 
 async fn secure(name: &str) -> Instance {
     Instance::spawn_with(name, |config| config.authorized_fetch = true).await
@@ -41,9 +41,7 @@ async fn fetch(client: &reqwest::Client, url: &str, signer: Option<&Instance>) -
 async fn two_instances_that_require_signed_fetches_flattr_each_other_and_undo() {
     let mut alpha = secure("alpha").await;
     let mut beta = secure("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     let alice = alpha.sign_up("alice").await;
     alpha.deposit("alice", "10.00").await;
     let bob = beta.sign_up("bob").await;

@@ -9,7 +9,7 @@ use fedflattr::config::Config;
 use fedflattr::federation::client::{JSON_LIMIT, ReadError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Instance, client, send_explained};
+use crate::helpers::{Instance, client, federate, send_explained};
 
 /// A hostile server: answers any request with a JSON document that never ends (no
 /// Content-Length, so nothing tells the client in advance) and counts what it managed to send.
@@ -129,9 +129,7 @@ async fn like_signed_over(
 async fn alpha_and_bobs_thing() -> (Instance, Instance, i64) {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     alpha.sign_up("alice").await;
     let bob = beta.sign_up("bob").await;
     let thing = beta.create_thing(&bob, "https://bob.example/post").await;

@@ -3,15 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Instance, client};
+use crate::helpers::{Instance, client, federate};
 
 /// alice on alpha (10.00 in her wallet) and bob's thing on beta.
 async fn alpha_and_beta() -> (Instance, Instance, String, String, i64) {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     let alice = alpha.sign_up("alice").await;
     alpha.deposit("alice", "10.00").await;
     let bob = beta.sign_up("bob").await;

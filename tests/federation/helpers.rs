@@ -57,3 +57,15 @@ pub fn client(instances: &[&Instance]) -> reqwest::Client {
     let inner: Vec<&crate::common::Instance> = instances.iter().map(|i| &i.0).collect();
     crate::common::client(&inner)
 }
+
+/// Lets the instances reach one another at their `*.test` names: each gets a client that
+/// resolves all of them.
+pub fn federate(instances: &mut [&mut Instance]) {
+    let shared = {
+        let all: Vec<&Instance> = instances.iter().map(|i| &**i).collect();
+        client(&all)
+    };
+    for instance in instances.iter_mut() {
+        instance.client = shared.clone();
+    }
+}

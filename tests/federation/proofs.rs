@@ -5,15 +5,13 @@
 use fedflattr::federation::{instance_keys, proof};
 use serde_json::json;
 
-use crate::helpers::{Instance, client};
+use crate::helpers::{Instance, federate};
 
 #[tokio::test]
 async fn a_rotated_key_signs_from_then_on_and_proofs_of_the_old_one_still_verify() {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     let (store, base, now) = (
         &alpha.state.store,
         &alpha.state.settings.base_url,

@@ -6,15 +6,13 @@
 use serde_json::{Value, json};
 
 use crate::common::{Blog, error_of};
-use crate::helpers::{Instance, client};
+use crate::helpers::{Instance, federate};
 
 /// alpha and beta, each reaching the other at its host name.
 async fn alpha_and_beta() -> (Instance, Instance) {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     (alpha, beta)
 }
 

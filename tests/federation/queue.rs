@@ -3,15 +3,13 @@
 
 use serde_json::json;
 
-use crate::helpers::{Instance, client};
+use crate::helpers::{Instance, federate};
 
 #[tokio::test]
 async fn a_like_for_a_peer_that_is_down_is_delivered_after_both_servers_restart() {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     let alice = alpha.sign_up("alice").await;
     alpha.deposit("alice", "10.00").await;
     let bob = beta.sign_up("bob").await;
@@ -76,9 +74,7 @@ async fn a_like_for_a_peer_that_is_down_is_delivered_after_both_servers_restart(
 async fn a_like_the_receiver_refuses_is_recorded_as_rejected_and_not_retried() {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     alpha.sign_up("alice").await;
     // A Like of a thing beta does not have: beta answers 404.
     let like = json!({

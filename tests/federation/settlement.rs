@@ -8,7 +8,7 @@ use fedflattr::federation::{activities::undo, actors, statements};
 use fedflattr::settle::statements::{self as books, Direction, StatementRow};
 use serde_json::{Value, json};
 
-use crate::helpers::{Instance, client, send_explained, signed_request};
+use crate::helpers::{Instance, client, federate, send_explained, signed_request};
 
 /// alpha and beta sharing one client; alice on alpha and bea on beta have 10.00 each, bob on
 /// beta and alan on alpha own a thing each.
@@ -24,9 +24,7 @@ struct Pair {
 async fn pair() -> Pair {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     let alice = alpha.sign_up("alice").await;
     alpha.deposit("alice", "10.00").await;
     let alan = alpha.sign_up("alan").await;

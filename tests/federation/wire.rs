@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::helpers::{Instance, client};
+use crate::helpers::{Instance, federate};
 
 /// Parses `served` into `T` and checks that serializing it again gives `served` back.
 fn round_trip<T: DeserializeOwned + Serialize>(what: &str, served: &Value) -> T {
@@ -28,9 +28,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(what: &str, served: &Value) -> T 
 async fn what_we_send_parses_back_into_the_types_that_read_what_others_send() {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
+    federate(&mut [&mut alpha, &mut beta]);
     let alice = alpha.sign_up("alice").await;
     alpha.deposit("alice", "10.00").await;
     let bob = beta.sign_up("bob").await;
