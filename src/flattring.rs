@@ -29,6 +29,7 @@ use crate::domain::thing::{AutoSubmit, ThingUrl, page_id};
 use crate::federation::{FederationError, outbox, resolve};
 use crate::ledger::{self, Account, LedgerError};
 use crate::limits::Limited;
+use crate::proving::ProvingError;
 use crate::state::AppState;
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::subscriptions::{self, SubscriptionRow};
@@ -56,21 +57,9 @@ pub enum FlattrError {
     /// Too many remote URLs of one origin resolved lately (see `limits`).
     #[error("too many remote URLs of this server resolved lately")]
     Limited(Limited),
-    /// The URL answers with an ActivityPub object of another server: it belongs to its owner
-    /// there, and flattring it reaches them; nobody registers it here.
-    #[error(
-        "{0} is an ActivityPub object of another server: flattring it pays its owner there, so it cannot be registered here"
-    )]
-    RemoteObject(String),
-    /// A URL (or domain) of this instance: its pages already name their owners here.
-    #[error("{0} is on this instance: its things and profiles cannot be registered as things")]
-    InstanceUrl(String),
-    /// The domain is verified by another user.
-    #[error("{0} is verified by another user")]
-    DomainTaken(String),
-    /// The domain's verification file was missing, unreadable or held another token.
-    #[error("{0}")]
-    VerificationFailed(String),
+    /// The URL of an auto-submit could not be examined, or it may not be registered here.
+    #[error(transparent)]
+    Proving(#[from] ProvingError),
     /// An auto-submit URL under a domain its named owner has not verified.
     #[error(
         "auto-submit creates things only under a domain their owner verified; {domain} is not verified by {owner}"
@@ -81,9 +70,6 @@ pub enum FlattrError {
         /// The owner the auto-submit URL names.
         owner: String,
     },
-    /// Moving held money failed (see `settle::held`).
-    #[error(transparent)]
-    Settle(#[from] crate::settle::close::CloseError),
 }
 
 impl From<Limited> for FlattrError {

@@ -8,8 +8,9 @@
 //! Like `flattring`, network first, transaction second: [`examine()`] fetches (call it before
 //! opening a transaction), [`register`] writes in the caller's transaction. [`prove`],
 //! [`verify_domain`] and [`vouch_domain`] read, fetch and then write in their own transaction.
-//! The rules themselves (what a domain is, what link proves) are `domain::proof`'s; this
-//! module shares the layer and the error type of `flattring`.
+//! The rules themselves (what a domain is, what link proves) are `domain::proof`'s. This
+//! module sits below `flattring` (whose auto-submit asks [`examine()`] first) and has its own
+//! error type, [`ProvingError`].
 
 use activitypub_federation::config::Data;
 use chrono::{DateTime, Utc};
@@ -21,12 +22,47 @@ use crate::domain::thing::{ThingFields, ThingUrl, page_url};
 use crate::federation::actors::user_url;
 use crate::federation::examine::{self, Examined};
 use crate::federation::origin;
-use crate::flattring::FlattrError;
+use crate::limits::Limited;
 use crate::settle::held;
 use crate::state::AppState;
 use crate::store::domains::{self, DomainRow};
 use crate::store::things::{self, ThingRow};
 use crate::store::{Store, StoreError, Tx, users};
+
+/// Why a URL could not be registered or proven, or a domain not verified.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvingError {
+    /// The database failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Too many URLs of one origin examined lately (see `limits`).
+    #[error("too many URLs of this server examined lately")]
+    Limited(Limited),
+    /// The URL answers with an ActivityPub object of another server: it belongs to its owner
+    /// there, and flattring it reaches them; nobody registers it here.
+    #[error(
+        "{0} is an ActivityPub object of another server: flattring it pays its owner there, so it cannot be registered here"
+    )]
+    RemoteObject(String),
+    /// A URL (or domain) of this instance: its pages already name their owners here.
+    #[error("{0} is on this instance: its things and profiles cannot be registered as things")]
+    InstanceUrl(String),
+    /// The domain is verified by another user.
+    #[error("{0} is verified by another user")]
+    DomainTaken(String),
+    /// The domain's verification file was missing, unreadable or held another token.
+    #[error("{0}")]
+    VerificationFailed(String),
+    /// Moving held money failed (see `settle::held`).
+    #[error(transparent)]
+    Settle(#[from] crate::settle::close::CloseError),
+}
+
+impl From<Limited> for ProvingError {
+    fn from(limited: Limited) -> Self {
+        ProvingError::Limited(limited)
+    }
+}
 
 /// True when `url` is on this instance: same host, and same port or both on their scheme's
 /// default port (`http://` and `https://` of one host are one instance behind a proxy).
@@ -38,18 +74,18 @@ fn on_this_instance(state: &AppState, url: &Url) -> bool {
 }
 
 /// Looks at a URL someone wants to register (or auto-submit): refuses a URL of this instance
-/// ([`FlattrError::InstanceUrl`]) and an ActivityPub object of another server
-/// ([`FlattrError::RemoteObject`]); otherwise returns what the page says, or why it could not
+/// ([`ProvingError::InstanceUrl`]) and an ActivityPub object of another server
+/// ([`ProvingError::RemoteObject`]); otherwise returns what the page says, or why it could not
 /// be read (then the thing is registered unproven). Fetches: call it outside any transaction.
-pub async fn examine(data: &Data<AppState>, url: &ThingUrl) -> Result<Examined, FlattrError> {
+pub async fn examine(data: &Data<AppState>, url: &ThingUrl) -> Result<Examined, ProvingError> {
     if on_this_instance(data, url.as_url()) {
-        return Err(FlattrError::InstanceUrl(url.as_str().to_owned()));
+        return Err(ProvingError::InstanceUrl(url.as_str().to_owned()));
     }
     // Each examination fetches from the URL's server on a user's behalf: bounded per origin,
     // like resolving a remote URL to flattr.
     data.limits.resolve.check(&origin(url.as_url()))?;
     match examine::examine(data, url.as_url()).await {
-        Examined::Object => Err(FlattrError::RemoteObject(url.as_str().to_owned())),
+        Examined::Object => Err(ProvingError::RemoteObject(url.as_str().to_owned())),
         examined => Ok(examined),
     }
 }
@@ -67,7 +103,7 @@ pub async fn register(
     url: &ThingUrl,
     fields: &ThingFields,
     examined: &Examined,
-) -> Result<ThingRow, FlattrError> {
+) -> Result<ThingRow, ProvingError> {
     let now = state.clock.now();
     if let Some(existing) = things::by_url(&mut **tx, url.as_str()).await?
         && existing.owner_id.is_some_and(|owner| owner != owner_id)
@@ -104,7 +140,7 @@ pub async fn prove(
     data: &Data<AppState>,
     user_id: i64,
     thing_id: i64,
-) -> Result<ThingRow, FlattrError> {
+) -> Result<ThingRow, ProvingError> {
     let thing = things::by_id(data.store.pool(), thing_id).await?;
     if thing.owner_id != Some(user_id) {
         return Err(StoreError::Forbidden("the proof of a thing").into());
@@ -132,7 +168,7 @@ async fn judge(
     thing: &ThingRow,
     examined: &Examined,
     now: DateTime<Utc>,
-) -> Result<(), FlattrError> {
+) -> Result<(), ProvingError> {
     let owner_id = thing.owner_id.ok_or(StoreError::NotFound("local thing"))?;
     let url = Url::parse(&thing.url)
         .map_err(|e| StoreError::Invalid(crate::domain::ParseError::new("url", e.to_string())))?;
@@ -163,7 +199,7 @@ async fn decide(
     thing: Option<i64>,
     url: &Url,
     examined: &Examined,
-) -> Result<Result<Proof, String>, FlattrError> {
+) -> Result<Result<Proof, String>, ProvingError> {
     if let Some(domain) = Domain::of_url(url)
         && domains::verified_owner(&mut **tx, &domain).await? == Some(owner_id)
     {
@@ -200,24 +236,24 @@ pub async fn claim_domain(
     state: &AppState,
     user_id: i64,
     domain: &Domain,
-) -> Result<DomainRow, FlattrError> {
+) -> Result<DomainRow, ProvingError> {
     if domain
         .well_known_url(true)
         .is_ok_and(|url| on_this_instance(state, &url))
         || Domain::of_url(&state.settings.base_url).as_ref() == Some(domain)
     {
-        return Err(FlattrError::InstanceUrl(domain.to_string()));
+        return Err(ProvingError::InstanceUrl(domain.to_string()));
     }
     taken_by_another(&mut **tx, user_id, domain).await?;
     Ok(domains::claim(tx, user_id, domain, &new_token(), state.clock.now()).await?)
 }
 
-async fn taken_by_another<'e, E>(db: E, user_id: i64, domain: &Domain) -> Result<(), FlattrError>
+async fn taken_by_another<'e, E>(db: E, user_id: i64, domain: &Domain) -> Result<(), ProvingError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     match domains::verified_owner(db, domain).await? {
-        Some(owner) if owner != user_id => Err(FlattrError::DomainTaken(domain.to_string())),
+        Some(owner) if owner != user_id => Err(ProvingError::DomainTaken(domain.to_string())),
         _ => Ok(()),
     }
 }
@@ -229,7 +265,7 @@ pub async fn verify_domain(
     state: &AppState,
     user_id: i64,
     domain: &Domain,
-) -> Result<DomainRow, FlattrError> {
+) -> Result<DomainRow, ProvingError> {
     let pool = state.store.pool();
     let claim = domains::of_user(pool, user_id, domain)
         .await?
@@ -245,9 +281,9 @@ pub async fn verify_domain(
         .map_err(StoreError::from)?;
     let body = examine::read_token_file(state, &url)
         .await
-        .map_err(FlattrError::VerificationFailed)?;
+        .map_err(ProvingError::VerificationFailed)?;
     if !token_matches(&body, &claim.token) {
-        return Err(FlattrError::VerificationFailed(format!(
+        return Err(ProvingError::VerificationFailed(format!(
             "{url} does not hold this user's token for {domain}"
         )));
     }
@@ -268,7 +304,7 @@ pub async fn vouch_domain(
     user_id: i64,
     domain: &Domain,
     now: DateTime<Utc>,
-) -> Result<DomainRow, FlattrError> {
+) -> Result<DomainRow, ProvingError> {
     let mut tx = store.begin().await?;
     taken_by_another(&mut *tx, user_id, domain).await?;
     let claim = domains::claim(&mut tx, user_id, domain, &new_token(), now).await?;
@@ -288,9 +324,9 @@ async fn confirm(
     domain: &Domain,
     by: &str,
     now: DateTime<Utc>,
-) -> Result<(), FlattrError> {
+) -> Result<(), ProvingError> {
     if !domains::mark_verified(tx, claim.id, by, now).await? {
-        return Err(FlattrError::DomainTaken(domain.to_string()));
+        return Err(ProvingError::DomainTaken(domain.to_string()));
     }
     for thing in things::prove_under(tx, claim.user_id, domain, now).await? {
         held::release_thing(tx, thing, now).await?;

@@ -16,6 +16,7 @@ use crate::federation::FederationError;
 use crate::flattring::FlattrError;
 use crate::ledger::LedgerError;
 use crate::limits::Limited;
+use crate::proving::ProvingError;
 use crate::settle::close::CloseError;
 use crate::store::StoreError;
 
@@ -255,26 +256,36 @@ impl From<FlattrError> for ApiError {
             FlattrError::Ledger(ledger) => ledger.into(),
             FlattrError::Remote(federation) => federation.into(),
             FlattrError::Limited(limited) => limited.into(),
-            FlattrError::RemoteObject(_) | FlattrError::InstanceUrl(_) => {
+            FlattrError::Proving(proving) => proving.into(),
+            FlattrError::UnverifiedDomain { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "unverified_domain", e.to_string()).on("url")
+            }
+        }
+    }
+}
+
+impl From<ProvingError> for ApiError {
+    fn from(e: ProvingError) -> Self {
+        match e {
+            ProvingError::Store(store) => store.into(),
+            ProvingError::Limited(limited) => limited.into(),
+            ProvingError::RemoteObject(_) | ProvingError::InstanceUrl(_) => {
                 let code = match e {
-                    FlattrError::RemoteObject(_) => "remote_object",
+                    ProvingError::RemoteObject(_) => "remote_object",
                     _ => "instance_url",
                 };
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string()).on("url")
             }
-            FlattrError::DomainTaken(_) => {
+            ProvingError::DomainTaken(_) => {
                 Self::new(StatusCode::CONFLICT, "domain_taken", e.to_string()).on("domain")
             }
-            FlattrError::VerificationFailed(_) => Self::new(
+            ProvingError::VerificationFailed(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "verification_failed",
                 e.to_string(),
             )
             .on("domain"),
-            FlattrError::UnverifiedDomain { .. } => {
-                Self::new(StatusCode::FORBIDDEN, "unverified_domain", e.to_string()).on("url")
-            }
-            FlattrError::Settle(close) => close.into(),
+            ProvingError::Settle(close) => close.into(),
         }
     }
 }

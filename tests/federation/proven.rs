@@ -300,7 +300,7 @@ async fn a_domain_verified_by_one_user_is_refused_to_another() {
     assert!(
         matches!(
             vouched,
-            Err(fedflattr::flattring::FlattrError::DomainTaken(_))
+            Err(fedflattr::proving::ProvingError::DomainTaken(_))
         ),
         "{vouched:?}"
     );
