@@ -60,25 +60,44 @@ async fn start(extra: &[(&str, &str)]) -> Server {
         .port();
     let binary = std::env::var("FEDFLATTR_BENCH_BINARY")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_fedflattr").to_owned());
+    let errors = dir.path().join("serve.log");
     let mut command = Command::new(binary);
+    command.arg("serve").current_dir(dir.path());
+    // The server reads every `FEDFLATTR_*` variable as a setting and refuses unknown ones: the
+    // bench's own (`FEDFLATTR_BENCH_REQUESTS`, …) or a developer's must not reach it.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FEDFLATTR_") {
+            command.env_remove(name);
+        }
+    }
     command
-        .arg("serve")
-        .current_dir(dir.path())
         .env("FEDFLATTR_PORT", port.to_string())
         .env("FEDFLATTR_AUTO_CLOSE", "false")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(&errors).unwrap());
     for (name, value) in extra {
         command.env(name, value);
     }
-    let server = Server {
+    let mut server = Server {
         child: command.spawn().expect("start fedflattr serve"),
         base: format!("http://127.0.0.1:{port}"),
         _dir: dir,
     };
-    let client = reqwest::Client::new();
+    // A request that connects while the server is still migrating waits for it, but never
+    // longer than this.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let why = |server: &Server| {
+        let errors = std::fs::read_to_string(&errors).unwrap_or_default();
+        format!("{} (its errors: {errors:?})", server.base)
+    };
     for _ in 0..600 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("fedflattr serve exited with {status}: {}", why(&server));
+        }
         if client
             .get(format!("{}/healthz", server.base))
             .send()
@@ -89,7 +108,7 @@ async fn start(extra: &[(&str, &str)]) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the server did not come up");
+    panic!("the server did not come up: {}", why(&server));
 }
 
 async fn flood(label: &str, extra: &[(&str, &str)]) {

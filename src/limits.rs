@@ -80,11 +80,11 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of threads that run the heavy work, fed by a bounded channel.
 ///
-/// Why not `spawn_blocking`: glibc gives every new thread its own malloc arena, and an arena
-/// keeps the 19 MiB argon2 buffer after the hash is done (the dynamic mmap threshold rises to
-/// it after the first free). Tokio's blocking threads come and go, so a flood spread argon2
-/// buffers over up to 8 arenas per core (278.9 MB under a 200-connection log-in flood). These
-/// threads live as long as the instance, so at most `slots` arenas ever hold one.
+/// Why not `spawn_blocking`: each thread hashes in its own argon2 memory block (19 MiB), kept
+/// from its first hash to its end (see `domain::password`), so that no hash allocates and frees
+/// 19 MiB — glibc kept such freed buffers resident, 151 MB after a 200-connection log-in flood.
+/// Tokio's blocking threads come and go, each would allocate its own block; these threads live
+/// as long as the instance, so exactly `slots` blocks exist at most.
 struct HashPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
 }
@@ -163,9 +163,9 @@ impl Limits {
 
     /// Runs CPU- and memory-heavy `work` (argon2, RSA key generation) on one of the instance's
     /// hashing threads once one of the slots is free; gives up with [`Limited::Busy`] when none
-    /// frees up within the configured wait. Each slot holds at most one argon2 computation
-    /// (19 MiB) and there is one thread per slot, so memory is bounded by the number of slots,
-    /// not by the number of requests.
+    /// frees up within the configured wait. There is one thread per slot and each hashes in
+    /// one argon2 block of its own (19 MiB), so memory is bounded by the number of slots, not
+    /// by the number of requests.
     pub async fn heavy<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
