@@ -22,4 +22,5 @@ mod proven;
 mod queue;
 mod redirects;
 mod settlement;
+mod trust;
 mod wire;
