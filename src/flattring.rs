@@ -23,6 +23,7 @@
 use activitypub_federation::config::Data;
 
 use crate::domain::flattr::{FlattrRefusal, SubscriptionPeriods, check_flattr};
+use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::domain::proof::{Domain, Proof};
 use crate::domain::thing::{AutoSubmit, ThingUrl, page_id};
@@ -34,7 +35,7 @@ use crate::state::AppState;
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::subscriptions::{self, SubscriptionRow};
 use crate::store::things::{self, RemoteThing, ThingRow};
-use crate::store::{StoreError, Tx, domains, periods, users};
+use crate::store::{StoreError, Tx, domains, peers, periods, users};
 
 /// Why a flattr, undo or subscription did not happen. Flattr's own refusals (`flattr_owner`,
 /// `no_means`, `flattr_once`, `period_closed`) arrive as `Store(StoreError::Refused(_))`.
@@ -69,6 +70,21 @@ pub enum FlattrError {
         domain: String,
         /// The owner the auto-submit URL names.
         owner: String,
+    },
+    /// The thing lives on a peer an admin blocked (`admin peer block`, or `blocked_domains`).
+    #[error("{0} is blocked by this instance's admin: its things cannot be flattred from here")]
+    PeerBlocked(String),
+    /// We owe the thing's peer more than the limit its admin set (`admin peer limit`).
+    #[error(
+        "this instance owes {peer} {owed}, more than its limit of {limit}: its things cannot be flattred until that is settled"
+    )]
+    PeerLimit {
+        /// The peer's origin.
+        peer: String,
+        /// What we owe it (`payable:PEER`).
+        owed: Money,
+        /// The limit.
+        limit: Money,
     },
 }
 
@@ -251,6 +267,38 @@ where
     })
 }
 
+/// The trust controls on the peer holding a remote thing (docs/settlement.md, "Trust
+/// controls"): a blocked peer's things are not flattred at all; a paid flattr is refused while
+/// we owe the peer more than its limit.
+async fn check_peer(
+    tx: &mut Tx,
+    state: &AppState,
+    origin: &str,
+    charged: bool,
+) -> Result<(), FlattrError> {
+    let statically_blocked = url::Url::parse(origin)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| state.settings.is_blocked_host(h)))
+        .unwrap_or(false);
+    let control = peers::of(&mut **tx, origin).await?;
+    if statically_blocked || control.as_ref().is_some_and(|c| c.is_blocked()) {
+        return Err(FlattrError::PeerBlocked(origin.to_owned()));
+    }
+    if let Some(limit) = control.and_then(|c| c.owe_limit).map(Money::from_minor)
+        && charged
+    {
+        let owed = ledger::balance(&mut **tx, &Account::Payable(origin.to_owned())).await?;
+        if owed > limit {
+            return Err(FlattrError::PeerLimit {
+                peer: origin.to_owned(),
+                owed,
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Records one flattr of `thing` after Flattr's checks — the period is still open,
 /// `flattr_owner`, `no_means`, and `flattr_once` (decided by the UNIQUE constraint, so two
 /// simultaneous clicks still make one flattr) — and queues the Like for a remote thing.
@@ -268,6 +316,11 @@ async fn record(
     let wallet = ledger::balance(&mut **tx, &Account::Wallet(user_id)).await?;
     // Local things and things on fedflattr servers are paid; anything else gets a plain Like.
     let charged = thing.owner_id.is_some() || thing.fedflattr != 0;
+    if thing.owner_id.is_none()
+        && let Some(origin) = &thing.origin
+    {
+        check_peer(tx, state, origin, charged).await?;
+    }
     check_flattr(user_id, thing.owner_id, wallet, charged)?;
     let new = flattrs::NewFlattr {
         user_id,

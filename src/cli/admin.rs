@@ -1,4 +1,7 @@
-//! The `fedflattr admin …` commands: users, deposits, closing periods, the audit, payouts.
+//! The `fedflattr admin …` commands: users, deposits, closing periods, the audit, payouts;
+//! peers and statements in `admin::peers`.
+
+mod peers;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,6 +61,22 @@ pub enum Admin {
     Domain {
         #[command(subcommand)]
         command: DomainCommand,
+    },
+    /// Peer instances: what we owe each, what it disputed, what it owes us, per period.
+    Peers,
+    /// Trust controls on one peer instance: block, unblock, limit.
+    Peer {
+        #[command(subcommand)]
+        command: peers::PeerCommand,
+    },
+    /// Statements sent and received, with their state, totals and disputed lines.
+    Statements {
+        /// Only this peer's (its origin, e.g. https://peer.example).
+        #[arg(long)]
+        peer: Option<String>,
+        /// Only this period's, YYYY-MM.
+        #[arg(long)]
+        period: Option<String>,
     },
 }
 
@@ -145,6 +164,9 @@ pub async fn run(
         Admin::Payouts {
             command: PayoutsCommand::Confirm { batch },
         } => confirm_payouts(store, json, now, batch).await,
+        Admin::Peers => peers::list(store, json).await,
+        Admin::Peer { command } => peers::control(store, json, now, command).await,
+        Admin::Statements { peer, period } => peers::statements(store, json, peer, period).await,
     }
 }
 

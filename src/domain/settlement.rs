@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ParseError;
+
 /// Why the payee disputes one line of a statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,9 +107,75 @@ impl Refusal {
 /// The first version of a statement; a correction would carry a higher one.
 pub const FIRST_VERSION: i64 = 1;
 
+/// A peer instance named by an admin: its origin, `scheme://host:port`, spelt as the books
+/// spell it (lowercase host, the default port made explicit), so that `https://Beta.example`
+/// and `https://beta.example:443` are one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerOrigin(String);
+
+impl PeerOrigin {
+    /// Parses an http(s) URL with a host and nothing after it but `/`.
+    pub fn parse(text: &str) -> Result<PeerOrigin, ParseError> {
+        let bad = || {
+            ParseError::new(
+                "peer",
+                format!("{text:?} is not an origin like https://peer.example"),
+            )
+        };
+        let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.path() != "/"
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+        {
+            return Err(bad());
+        }
+        let port = url.port_or_known_default().ok_or_else(bad)?;
+        Ok(PeerOrigin(format!(
+            "{}://{}:{port}",
+            url.scheme(),
+            host.to_ascii_lowercase()
+        )))
+    }
+
+    /// `scheme://host:port`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PeerOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_origin_is_spelt_as_the_books_spell_it() {
+        let o = |t| PeerOrigin::parse(t).map(|o| o.to_string());
+        assert_eq!(
+            o("https://Beta.example").ok().as_deref(),
+            Some("https://beta.example:443")
+        );
+        assert_eq!(
+            o("http://beta.test:8080/").ok().as_deref(),
+            Some("http://beta.test:8080")
+        );
+        for bad in [
+            "beta.example",
+            "ftp://beta.example",
+            "https://beta.example/x",
+            "https://u@b.example",
+        ] {
+            assert!(o(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn every_dispute_reason_reads_back_as_itself() {

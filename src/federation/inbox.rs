@@ -117,6 +117,11 @@ async fn receive_checked(data: &Data<AppState>, request: Request) -> Result<(), 
     let parsed = serde_json::from_slice::<InboxActivity>(&body).ok();
     if let Some(activity) = &parsed {
         check_origins(data, activity.id(), activity.actor())?;
+        refuse_blocked_peer(data, &origin(activity.actor())).await?;
+    }
+    // The signer's server too: a blocked peer does not get in by naming another actor.
+    if let Some(signer) = signing_origin(&parts.headers) {
+        refuse_blocked_peer(data, &signer).await?;
     }
     if parts.headers.contains_key("signature-input") {
         return receive_rfc9421(data, parts, body).await;
@@ -155,6 +160,31 @@ async fn receive_checked(data: &Data<AppState>, request: Request) -> Result<(), 
 
 fn unauthorized(reason: impl Into<String>) -> FederationError {
     FederationError::refused(StatusCode::UNAUTHORIZED, "signature_invalid", reason)
+}
+
+/// Refuses (403 `peer_blocked`) every activity of a peer an admin blocked at run time
+/// (`fedflattr admin peer block`, `store::peers`): Likes, Undos, statements and answers alike,
+/// before anything is verified, fetched or credited. Hosts in `blocked_domains` are refused
+/// further on (403 `blocked`, `authorized::key_owner` and the client's blocklist).
+async fn refuse_blocked_peer(data: &Data<AppState>, peer: &str) -> Result<(), FederationError> {
+    let blocked = crate::store::peers::is_blocked(data.store.pool(), peer)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Database(e) => FederationError::from(e),
+            other => FederationError::refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                other.to_string(),
+            ),
+        })?;
+    if blocked {
+        return Err(FederationError::refused(
+            StatusCode::FORBIDDEN,
+            "peer_blocked",
+            format!("{peer} is blocked by this instance's admin"),
+        ));
+    }
+    Ok(())
 }
 
 async fn receive_rfc9421(

@@ -260,6 +260,12 @@ impl From<FlattrError> for ApiError {
             FlattrError::UnverifiedDomain { .. } => {
                 Self::new(StatusCode::FORBIDDEN, "unverified_domain", e.to_string()).on("url")
             }
+            FlattrError::PeerBlocked(_) => {
+                Self::new(StatusCode::FORBIDDEN, "peer_blocked", e.to_string())
+            }
+            FlattrError::PeerLimit { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "peer_limit", e.to_string())
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Request extractors whose failures are JSON errors: the body, the path, the query, and the
-//! bearer-token user.
+//! bearer-token user (and the admin among them).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::tokens;
+use crate::store::{tokens, users};
 
 /// `axum::Json`, but a malformed or oversized body is answered with our JSON error.
 #[derive(FromRequest)]
@@ -67,6 +67,31 @@ impl FromRequestParts<AppState> for AuthUser {
             id,
             token: token.to_owned(),
         })
+    }
+}
+
+/// A user whose bearer token is valid and who is an instance admin (`is_admin`); anybody
+/// else with a valid token gets 403 `forbidden`.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let row = users::by_id(state.store.pool(), user.id).await?;
+        if row.is_admin == 0 {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "only an instance admin may do this",
+            ));
+        }
+        Ok(AdminUser(user))
     }
 }
 

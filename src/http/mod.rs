@@ -2,6 +2,7 @@
 //! handlers that parse input into domain types and call the layer that owns the rule. The
 //! OpenAPI document is generated from the handlers' annotations.
 
+pub mod admin;
 pub mod domains;
 pub mod earnings;
 pub mod error;
@@ -64,7 +65,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(flattrs::router())
                 .merge(subscriptions::router())
                 .merge(earnings::router())
-                .merge(domains::router()),
+                .merge(domains::router())
+                .merge(admin::router()),
         )
         .split_for_parts()
 }

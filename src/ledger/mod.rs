@@ -193,6 +193,26 @@ where
     Ok(Money::from_minor(balance.unwrap_or(0)))
 }
 
+/// The origins of the peers we have settlement accounts with (`payable`, `receivable` or
+/// `disputed`), sorted: the peers the admin's listing shows even before any statement.
+pub async fn peers_with_accounts<'e, E>(db: E) -> Result<Vec<String>, LedgerError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM accounts WHERE kind IN ('payable', 'receivable', 'disputed')",
+    )
+    .fetch_all(db)
+    .await?;
+    let mut origins: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.split_once(':').map(|(_, origin)| origin.to_owned()))
+        .collect();
+    origins.sort();
+    origins.dedup();
+    Ok(origins)
+}
+
 /// Opens a new user's two accounts, wallet and earnings, empty. Called in the transaction that
 /// creates the user, so that set-based statements (the close, renewals) that join a user's
 /// wallet always find it.

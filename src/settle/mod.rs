@@ -5,6 +5,7 @@
 mod claims;
 pub mod close;
 pub mod held;
+pub mod positions;
 mod reconcile;
 pub mod scheduler;
 pub mod statements;

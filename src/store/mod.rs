@@ -9,6 +9,7 @@
 pub mod domains;
 pub mod earnings;
 pub mod flattrs;
+pub mod peers;
 pub mod periods;
 pub mod received_likes;
 pub mod subscriptions;

@@ -6,6 +6,7 @@
 // here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
 #![allow(clippy::unwrap_used)]
 
+mod admin_peers;
 mod authorized_fetch;
 mod bounds;
 #[path = "../common/mod.rs"]
@@ -21,4 +22,5 @@ mod proven;
 mod queue;
 mod redirects;
 mod settlement;
+mod trust;
 mod wire;

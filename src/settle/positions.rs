@@ -1,0 +1,242 @@
+//! What the admin sees of settlement (issue 8.8): every peer with what we owe it, what it
+//! disputed and what it owes us, per period and in total, and the statements sent and received
+//! with their disputed lines. Read-only: one query module that `cli` and `http` both render, so
+//! the command line and the API never disagree. Reads `statements` and `statement_lines` (owned
+//! by `settle::statements`), the ledger's balances and `peer_controls` (`store::peers`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::domain::money::Money;
+use crate::domain::period::Period;
+use crate::ledger::{self, Account, LedgerError};
+use crate::store::{StoreError, peers};
+
+/// One period between us and a peer, both directions.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PeriodPosition {
+    /// `YYYY-MM`.
+    pub period: String,
+    /// What we owe the peer for the period: the lines of our statement it did not dispute
+    /// (all of them before it answers).
+    pub payable: Money,
+    /// The lines of our statement the peer disputed.
+    pub disputed: Money,
+    /// What the peer owes us for the period: the lines of its statement we accepted.
+    pub receivable: Money,
+    /// The lines of the peer's statement we disputed.
+    pub disputed_by_us: Money,
+    /// The state of our statement to the peer (`stated`, `claimed`, `rejected`), if any.
+    pub sent: Option<String>,
+    /// The state of the peer's statement to us (`stated`, `claimed`, `rejected`), if any.
+    pub received: Option<String>,
+}
+
+/// A peer instance and where we stand with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerPosition {
+    /// The peer's origin (`scheme://host:port`).
+    pub peer: String,
+    /// What we owe the peer over all periods (`payable:PEER`).
+    pub payable: Money,
+    /// What we stated to the peer and it disputed (`disputed:PEER`).
+    pub disputed: Money,
+    /// What the peer owes us over all periods (minus `receivable:PEER`).
+    pub receivable: Money,
+    /// Whether an admin blocked the peer.
+    pub blocked: bool,
+    /// The most we may owe the peer before our users' flattrs of its things are refused.
+    pub limit: Option<Money>,
+    /// Per period, oldest first.
+    pub periods: Vec<PeriodPosition>,
+}
+
+/// A statement as the admin sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementView {
+    /// `sent` (we are the payer) or `received`.
+    pub direction: String,
+    /// The Offer's id.
+    pub id: String,
+    /// The other instance's origin.
+    pub peer: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// Its version.
+    pub version: i64,
+    /// `stated`, `claimed` or `rejected`.
+    pub state: String,
+    /// Why it was rejected whole.
+    pub reason: Option<String>,
+    /// The currency code.
+    pub currency: String,
+    /// How many lines.
+    pub line_count: i64,
+    /// The sum of the lines.
+    pub total: Money,
+    /// The sum of the accepted lines.
+    pub accepted: Money,
+    /// The sum of the disputed lines.
+    pub disputed: Money,
+    /// The disputed lines with their reasons.
+    pub disputes: Vec<DisputedLine>,
+}
+
+/// A disputed line of a statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisputedLine {
+    /// The Like's id.
+    pub like: String,
+    /// The thing's id.
+    pub thing: String,
+    /// The line's value.
+    pub amount: Money,
+    /// The dispute's reason (`unknown_like`, `like_undone`, …).
+    pub reason: String,
+}
+
+/// Which statements to list.
+#[derive(Debug, Clone, Default)]
+pub struct StatementFilter {
+    /// Only this peer's (an origin).
+    pub peer: Option<String>,
+    /// Only this period's.
+    pub period: Option<Period>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Summary {
+    id: i64,
+    direction: String,
+    ap_id: String,
+    peer: String,
+    period: String,
+    version: i64,
+    state: String,
+    reason: Option<String>,
+    currency: String,
+    line_count: i64,
+    total: i64,
+    accepted: i64,
+    disputed: i64,
+}
+
+// Per statement: the accepted lines, the disputed ones (an outcome other than `accepted`) and
+// the total; a line not answered yet is neither accepted nor disputed.
+const SUMMARY: &str = "SELECT s.id, s.direction, s.ap_id, s.peer, s.period, s.version, s.state,
+    s.reason, s.currency, s.line_count, s.total,
+    CAST(COALESCE(SUM(CASE WHEN l.outcome = 'accepted' THEN l.amount ELSE 0 END), 0) AS BIGINT)
+        AS accepted,
+    CAST(COALESCE(SUM(CASE WHEN l.outcome IS NOT NULL AND l.outcome <> 'accepted'
+        THEN l.amount ELSE 0 END), 0) AS BIGINT) AS disputed
+    FROM statements s LEFT JOIN statement_lines l ON l.statement_id = s.id
+    WHERE ($1 IS NULL OR s.peer = $1) AND ($2 IS NULL OR s.period = $2)
+    GROUP BY s.id, s.direction, s.ap_id, s.peer, s.period, s.version, s.state, s.reason,
+        s.currency, s.line_count, s.total
+    ORDER BY s.peer, s.period, s.direction, s.version";
+
+async fn summaries(
+    db: &sqlx::AnyPool,
+    filter: &StatementFilter,
+) -> Result<Vec<Summary>, StoreError> {
+    Ok(sqlx::query_as(SUMMARY)
+        .bind(filter.peer.clone())
+        .bind(filter.period.map(|p| p.to_string()))
+        .fetch_all(db)
+        .await?)
+}
+
+/// Every peer we have books or controls with, by origin, and per period the latest version of
+/// the statement each way.
+pub async fn peers(db: &sqlx::AnyPool) -> Result<Vec<PeerPosition>, LedgerError> {
+    let mut periods: BTreeMap<String, BTreeMap<String, PeriodPosition>> = BTreeMap::new();
+    // Oldest version first, so the latest one of a period is the one that stays.
+    for s in summaries(db, &StatementFilter::default()).await? {
+        let position = periods
+            .entry(s.peer.clone())
+            .or_default()
+            .entry(s.period.clone())
+            .or_insert_with(|| PeriodPosition {
+                period: s.period.clone(),
+                ..PeriodPosition::default()
+            });
+        if s.direction == "sent" {
+            // The payer's books keep every line not disputed as payable, answered or not.
+            position.payable = Money::from_minor(s.total - s.disputed);
+            position.disputed = Money::from_minor(s.disputed);
+            position.sent = Some(s.state);
+        } else {
+            position.receivable = Money::from_minor(s.accepted);
+            position.disputed_by_us = Money::from_minor(s.disputed);
+            position.received = Some(s.state);
+        }
+    }
+    let controls = peers::all(db).await?;
+    let mut origins: Vec<String> = periods.keys().cloned().collect();
+    origins.extend(ledger::peers_with_accounts(db).await?);
+    origins.extend(controls.iter().map(|c| c.origin.clone()));
+    origins.sort();
+    origins.dedup();
+    let mut out = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let control = controls.iter().find(|c| c.origin == origin);
+        out.push(PeerPosition {
+            payable: ledger::balance(db, &Account::Payable(origin.clone())).await?,
+            disputed: ledger::balance(db, &Account::Disputed(origin.clone())).await?,
+            receivable: Money::from_minor(
+                -ledger::balance(db, &Account::Receivable(origin.clone()))
+                    .await?
+                    .minor(),
+            ),
+            blocked: control.is_some_and(|c| c.is_blocked()),
+            limit: control.and_then(|c| c.owe_limit).map(Money::from_minor),
+            periods: periods
+                .remove(&origin)
+                .map(|p| p.into_values().collect())
+                .unwrap_or_default(),
+            peer: origin,
+        });
+    }
+    Ok(out)
+}
+
+/// The statements sent and received that `filter` selects, by peer, period, direction and
+/// version, each with its disputed lines.
+pub async fn statements(
+    db: &sqlx::AnyPool,
+    filter: &StatementFilter,
+) -> Result<Vec<StatementView>, StoreError> {
+    let mut out = Vec::new();
+    for s in summaries(db, filter).await? {
+        let lines = super::statements::lines(db, s.id).await?;
+        let disputes = lines
+            .into_iter()
+            .filter_map(|l| match l.outcome {
+                Some(reason) if reason != "accepted" => Some(DisputedLine {
+                    like: l.like_id,
+                    thing: l.thing,
+                    amount: Money::from_minor(l.amount),
+                    reason,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.push(StatementView {
+            direction: s.direction,
+            id: s.ap_id,
+            peer: s.peer,
+            period: s.period,
+            version: s.version,
+            state: s.state,
+            reason: s.reason,
+            currency: s.currency,
+            line_count: s.line_count,
+            total: Money::from_minor(s.total),
+            accepted: Money::from_minor(s.accepted),
+            disputed: Money::from_minor(s.disputed),
+            disputes,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,90 @@
+//! Trust controls between real instances (issue 8.7): an admin blocks a peer at run time
+//! (its Likes are refused at the inbox and nothing is credited; our users cannot flattr its
+//! things) and limits what we may owe it (past the limit our users' flattrs of its things are
+//! refused with `peer_limit`).
+
+use serde_json::json;
+
+use crate::admin_peers::{admin_json, origin, pair};
+use crate::helpers::error_of;
+
+#[tokio::test]
+async fn a_blocked_peer_s_like_is_refused_and_changes_nothing_until_it_is_unblocked() {
+    let p = pair().await;
+    let a = origin(&p.alpha);
+    assert_eq!(
+        admin_json(&p.beta, &["peer", "block", &a]),
+        json!({"peer": a, "blocked": true, "limit": null})
+    );
+    let bob_url = p.beta.thing_url(p.bob_thing);
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bob_url).await.status(), 201);
+    let report = p.alpha.deliver().await;
+    assert_eq!((report.delivered, report.rejected), (0, 1), "{report:?}");
+    assert_eq!(
+        p.alpha
+            .count("SELECT COUNT(*) FROM delivery_attempts WHERE status = 403")
+            .await,
+        1
+    );
+    assert_eq!(p.beta.count("SELECT COUNT(*) FROM received_likes").await, 0);
+    assert!(admin_json(&p.beta, &["peers"])[0]["blocked"] == true);
+
+    admin_json(&p.beta, &["peer", "unblock", &a]);
+    let alan = p.alpha.sign_up("alan3").await;
+    p.alpha.deposit("alan3", "10.00").await;
+    assert_eq!(p.alpha.flattr_url(&alan, &bob_url).await.status(), 201);
+    let report = p.alpha.deliver().await;
+    assert_eq!((report.delivered, report.rejected), (1, 0), "{report:?}");
+    assert_eq!(p.beta.count("SELECT COUNT(*) FROM received_likes").await, 1);
+    p.beta.assert_books_balance().await;
+}
+
+#[tokio::test]
+async fn our_users_cannot_flattr_the_things_of_a_peer_we_blocked() {
+    let p = pair().await;
+    let b = origin(&p.beta);
+    let bob_url = p.beta.thing_url(p.bob_thing);
+    admin_json(&p.alpha, &["peer", "block", &b]);
+    let (status, code, _) = error_of(p.alpha.flattr_url(&p.alice, &bob_url).await).await;
+    assert_eq!((status, code.as_str()), (403, "peer_blocked"));
+    assert_eq!(p.alpha.count("SELECT COUNT(*) FROM flattrs").await, 0);
+    admin_json(&p.alpha, &["peer", "unblock", &b]);
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bob_url).await.status(), 201);
+}
+
+#[tokio::test]
+async fn past_the_limit_of_what_we_owe_a_peer_flattrs_of_its_things_are_refused() {
+    let p = pair().await;
+    let b = origin(&p.beta);
+    let bob_url = p.beta.thing_url(p.bob_thing);
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bob_url).await.status(), 201);
+    p.close_and_settle().await;
+    assert_eq!(p.alpha.payable(&b).await, 18_000, "alpha owes beta 1.80");
+
+    // November: alpha owes 1.80, over a limit of 1.00.
+    p.alpha.set_time("2026-11-02T12:00:00Z");
+    assert_eq!(
+        admin_json(&p.alpha, &["peer", "limit", &b, "1.00"]),
+        json!({"peer": b, "blocked": false, "limit": "1.00"})
+    );
+    let (status, code, description) = error_of(p.alpha.flattr_url(&p.alice, &bob_url).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "peer_limit"),
+        "{description}"
+    );
+    assert!(description.contains("1.80"), "{description}");
+    assert_eq!(
+        p.alpha
+            .count("SELECT COUNT(*) FROM flattrs WHERE period = '2026-11'")
+            .await,
+        0
+    );
+
+    // Under a limit of 2.00 it goes through.
+    admin_json(&p.alpha, &["peer", "limit", &b, "2.00"]);
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bob_url).await.status(), 201);
+    admin_json(&p.alpha, &["peer", "limit", &b, "none"]);
+    assert_eq!(admin_json(&p.alpha, &["peers"])[0]["limit"], json!(null));
+    p.alpha.assert_books_balance().await;
+}
