@@ -6,64 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{Instance, client, error_of};
-
-/// alpha and beta: on alpha alice flattrs three things (bob's on beta, alan's and carl's on
-/// alpha), so beta is owed a third of her 2.00 less the fee; on beta bea flattrs alan's.
-pub struct Pair {
-    pub alpha: Instance,
-    pub beta: Instance,
-    pub alice: String,
-    pub bea: String,
-    pub bob_thing: i64,
-    pub alan_thing: i64,
-}
-
-pub async fn pair() -> Pair {
-    let mut alpha = Instance::spawn("alpha").await;
-    let mut beta = Instance::spawn("beta").await;
-    let shared = client(&[&alpha, &beta]);
-    alpha.client = shared.clone();
-    beta.client = shared;
-    let alice = alpha.sign_up("alice").await;
-    alpha.deposit("alice", "10.00").await;
-    let alan = alpha.sign_up("alan").await;
-    let alan_thing = alpha.create_thing(&alan, "https://alan.example/post").await;
-    let bea = beta.sign_up("bea").await;
-    beta.deposit("bea", "10.00").await;
-    let bob = beta.sign_up("bob").await;
-    let bob_thing = beta.create_thing(&bob, "https://bob.example/post").await;
-    Pair {
-        alpha,
-        beta,
-        alice,
-        bea,
-        bob_thing,
-        alan_thing,
-    }
-}
-
-impl Pair {
-    pub async fn close_and_settle(&self) {
-        self.settle().await;
-        for instance in [&self.alpha, &self.beta] {
-            instance.set_time("2026-11-01T00:00:10Z");
-            instance.close("2026-10").await;
-        }
-        self.settle().await;
-    }
-
-    pub async fn settle(&self) {
-        for _ in 0..3 {
-            self.alpha.deliver().await;
-            self.beta.deliver().await;
-        }
-    }
-}
-
-pub fn origin(instance: &Instance) -> String {
-    format!("http://{}:{}", instance.host, instance.port)
-}
+use crate::helpers::{Instance, error_of};
+use crate::settlement::{origin, pair};
 
 /// Signs up `name` on `instance` and makes them an instance admin (what
 /// `fedflattr admin user create --admin` does); returns their token.

@@ -11,17 +11,18 @@ use serde_json::{Value, json};
 use crate::helpers::{Instance, client, federate, send_explained, signed_request};
 
 /// alpha and beta sharing one client; alice on alpha and bea on beta have 10.00 each, bob on
-/// beta and alan on alpha own a thing each.
-struct Pair {
-    alpha: Instance,
-    beta: Instance,
-    alice: String,
-    bea: String,
-    bob_thing: i64,
-    alan_thing: i64,
+/// beta and alan on alpha own a thing each. Also the admin view's and trust controls' tests.
+pub struct Pair {
+    pub alpha: Instance,
+    pub beta: Instance,
+    pub alice: String,
+    pub bea: String,
+    pub bob_thing: i64,
+    pub alan_thing: i64,
 }
 
-async fn pair() -> Pair {
+/// Starts the [`Pair`].
+pub async fn pair() -> Pair {
     let mut alpha = Instance::spawn("alpha").await;
     let mut beta = Instance::spawn("beta").await;
     federate(&mut [&mut alpha, &mut beta]);
@@ -54,7 +55,8 @@ impl Pair {
         assert_eq!(self.beta.flattr_url(&self.bea, &url).await.status(), 201);
     }
 
-    async fn close_both(&self) {
+    /// Closes 2026-10 on both sides (their clocks moved past its end).
+    pub async fn close_both(&self) {
         for instance in [&self.alpha, &self.beta] {
             instance.set_time("2026-11-01T00:00:10Z");
             instance.close("2026-10").await;
@@ -62,15 +64,24 @@ impl Pair {
     }
 
     /// Runs both queues until nothing is left to send.
-    async fn settle(&self) {
+    pub async fn settle(&self) {
         for _ in 0..3 {
             self.alpha.deliver().await;
             self.beta.deliver().await;
         }
     }
+
+    /// Delivers what is queued, closes 2026-10 on both sides and delivers the statements and
+    /// their answers.
+    pub async fn close_and_settle(&self) {
+        self.settle().await;
+        self.close_both().await;
+        self.settle().await;
+    }
 }
 
-fn origin(instance: &Instance) -> String {
+/// An instance's origin as the books spell it.
+pub fn origin(instance: &Instance) -> String {
     format!("http://{}:{}", instance.host, instance.port)
 }
 

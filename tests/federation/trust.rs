@@ -5,8 +5,9 @@
 
 use serde_json::json;
 
-use crate::admin_peers::{admin_json, origin, pair};
+use crate::admin_peers::admin_json;
 use crate::helpers::error_of;
+use crate::settlement::{origin, pair};
 
 #[tokio::test]
 async fn a_blocked_peer_s_like_is_refused_and_changes_nothing_until_it_is_unblocked() {
