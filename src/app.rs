@@ -46,6 +46,8 @@ pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> 
     let state = AppState {
         store,
         limits: Arc::new(crate::limits::Limits::new(&settings)),
+        metrics: crate::metrics::Metrics::new(),
+        keys: Arc::default(),
         settings: Arc::new(settings),
         clock,
         client,
@@ -78,6 +80,7 @@ pub async fn serve(
                 held_periods: state.settings.held_periods,
             },
             state.clock.clone(),
+            state.metrics.clone(),
             Duration::from_secs(state.settings.close_interval_secs),
             stop_rx.clone(),
         )));
@@ -88,7 +91,7 @@ pub async fn serve(
         stop_rx,
     )));
     let header_timeout = Duration::from_secs(state.settings.header_timeout_secs);
-    let router = http::router(state, app.federation);
+    let router = http::router(state, app.federation, crate::web::router());
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

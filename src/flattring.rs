@@ -3,14 +3,16 @@
 //! registered URL, this instance's `/things/ID` page, an auto-submit URL, an object of another
 //! server), undo, and the first flattr of a new subscription.
 //!
-//! Every caller (the JSON API today, the web pages next) does the same three steps:
+//! Every caller (the JSON API today, the web pages next) does the same two steps:
 //!
 //! ```text
 //! let target = flattring::find(&data, &url).await?;        // network, outside any transaction
-//! let mut tx = state.store.begin().await?;
-//! let row = flattring::flattr(&mut tx, &state, user, target).await?;   // rules + Like, in tx
-//! tx.commit().await?;
+//! let row = flattring::flattr_committed(&state, user, target).await?;  // rules + Like, committed
 //! ```
+//!
+//! `flattr_committed` runs `flattr` (rules and Like, in one transaction) through the store's
+//! group-commit writer; `flattr` itself takes the caller's transaction, for callers that
+//! already hold one.
 //!
 //! `find` may fetch from another server, which must never happen while a database
 //! transaction is open (on SQLite that would hold the write lock while waiting for the
@@ -160,6 +162,23 @@ pub async fn flattr(
     let thing = thing_of(tx, state, target).await?;
     let period = Period::containing(state.clock.now());
     record(tx, state, user_id, &thing, period, None).await
+}
+
+/// [`flattr`] in a group-committed transaction of its own (`store::writer`): the click's
+/// writes ride in one batch with other clicks' and inbox Likes', and this returns once that
+/// batch committed. The caller has authenticated the user and found the target first, so
+/// nothing but the flattr itself runs under the write lock.
+pub async fn flattr_committed(
+    state: &AppState,
+    user_id: i64,
+    target: Target,
+) -> Result<FlattrRow, FlattrError> {
+    let job_state = state.clone();
+    state
+        .store
+        .writer()
+        .write(move |tx| Box::pin(async move { flattr(tx, &job_state, user_id, target).await }))
+        .await
 }
 
 /// Withdraws `user_id`'s flattr `flattr_id` before its period's close begins and, for a thing

@@ -1,11 +1,13 @@
 //! What every request handler and background task can reach: the database, the settings, the
-//! clock, and the HTTP client for other servers.
+//! clock, the HTTP client for other servers, the limits and the metrics.
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::keys::KeyCache;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// The handles every request handler and worker shares; cheap to clone.
@@ -25,6 +27,10 @@ pub struct AppState {
     pub fetcher: reqwest_middleware::ClientWithMiddleware,
     /// The bound on hashing and the rate limits, shared by every request.
     pub limits: Arc<Limits>,
+    /// This instance's counters, rendered at `GET /metrics`.
+    pub metrics: Metrics,
+    /// Remote actors' public keys, parsed once (see `keys`).
+    pub keys: Arc<KeyCache>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -1,7 +1,8 @@
 //! The `fedflattr admin …` commands: users, deposits, closing periods, the audit, payouts;
-//! peers and statements in `admin::peers`.
+//! peers and statements in `admin::peers`, payments between instances in `admin::settlement`.
 
 mod peers;
+mod settlement;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,6 +69,21 @@ pub enum Admin {
     Peer {
         #[command(subcommand)]
         command: peers::PeerCommand,
+    },
+    /// Payments between instances to make (we owe) and to confirm (a peer announced one).
+    Payments,
+    /// Record a payment we made to a peer, or confirm one a peer made to us.
+    Payment {
+        #[command(subcommand)]
+        command: settlement::PaymentCommand,
+    },
+    /// Restate our statement of a period to a peer (a new version, from our books as they
+    /// are): e.g. once a thing it disputed as `unproven_thing` is proven. Until paid only.
+    Restate {
+        /// The peer's origin.
+        peer: String,
+        /// The period, YYYY-MM.
+        period: String,
     },
     /// Statements sent and received, with their state, totals and disputed lines.
     Statements {
@@ -167,6 +183,11 @@ pub async fn run(
         Admin::Peers => peers::list(store, json).await,
         Admin::Peer { command } => peers::control(store, json, now, command).await,
         Admin::Statements { peer, period } => peers::statements(store, json, peer, period).await,
+        Admin::Payments => settlement::due(store, json).await,
+        Admin::Restate { peer, period } => {
+            settlement::restate(store, json, now, &peer, &period).await
+        }
+        Admin::Payment { command } => settlement::act(store, json, now, command).await,
     }
 }
 
@@ -341,7 +362,7 @@ async fn export_payouts(
 ) -> Result<ExitCode, Failure> {
     let mut tx = store.begin().await.map_err(fail)?;
     let (batch, rows) = payouts::export(&mut tx, now).await.map_err(fail)?;
-    let csv = payouts_csv(&rows, settings).map_err(fail)?;
+    let csv = payouts::csv(&rows, settings.currency.as_str()).map_err(fail)?;
     // The payouts count as exported only once the file is written.
     match &path {
         Some(path) => std::fs::write(path, &csv)
@@ -392,31 +413,6 @@ async fn confirm_payouts(
         },
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn payouts_csv(rows: &[payouts::PayoutRow], settings: &Settings) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "payout_id",
-        "username",
-        "amount",
-        "currency",
-        "requested_at",
-        "batch",
-    ])?;
-    for row in rows {
-        writer.write_record([
-            row.id.to_string(),
-            row.username.clone(),
-            Money::from_minor(row.amount).to_string(),
-            settings.currency.to_string(),
-            crate::store::from_epoch(row.requested_at).to_rfc3339(),
-            row.batch.clone().unwrap_or_default(),
-        ])?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// `admin domain verify`: the admin vouches that a user owns a domain (a blog collective's

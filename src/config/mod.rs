@@ -89,6 +89,9 @@ pub struct Config {
     /// Periods a share of a flattr of an unproven thing stays held before it goes back to the
     /// payer's wallet (a share of P is returned by the close of P + `held_periods`).
     pub held_periods: u32,
+    /// The bearer token that opens `GET /metrics` from anywhere; unset, only a direct local
+    /// connection (loopback, no forwarding header) may read it.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             body_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             held_periods: 3,
+            metrics_token: None,
         }
     }
 }
@@ -190,6 +194,13 @@ impl Config {
         if self.held_periods > 120 {
             return Err(ParseError::new("held_periods", "must be at most 120 (periods)").into());
         }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| !t.is_empty() && t.len() < 16)
+        {
+            return Err(ParseError::new("metrics_token", "must be at least 16 characters").into());
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ParseError::new("log_format", "must be text or json").into());
         }
@@ -229,6 +240,7 @@ impl Config {
             body_timeout_secs: self.body_timeout_secs.max(1),
             trusted_proxies: self.trusted_proxies.clone(),
             held_periods: self.held_periods,
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
         })
     }
 }

@@ -68,6 +68,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Periods a share of an unproven thing stays held before it goes back to its payer.
     pub held_periods: u32,
+    /// The bearer token that opens `GET /metrics` from anywhere (never empty when set).
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {

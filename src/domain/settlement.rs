@@ -24,6 +24,9 @@ pub enum Dispute {
     Duplicate,
     /// The Like as the payer says it sent it is not the Like we received.
     DigestMismatch,
+    /// The thing's URL is not proven its owner's when we reconcile: as for a local flattr,
+    /// nobody is paid for a URL nobody proved theirs (docs/settlement.md, section 4).
+    UnprovenThing,
 }
 
 impl Dispute {
@@ -37,6 +40,7 @@ impl Dispute {
             Dispute::PeriodMismatch => "period_mismatch",
             Dispute::Duplicate => "duplicate",
             Dispute::DigestMismatch => "digest_mismatch",
+            Dispute::UnprovenThing => "unproven_thing",
         }
     }
 
@@ -50,6 +54,7 @@ impl Dispute {
             Dispute::PeriodMismatch,
             Dispute::Duplicate,
             Dispute::DigestMismatch,
+            Dispute::UnprovenThing,
         ]
         .into_iter()
         .find(|d| d.as_str() == text)
@@ -101,6 +106,124 @@ impl Refusal {
             Refusal::TotalMismatch => "total_mismatch",
             Refusal::Invalid => "invalid_statement",
         }
+    }
+}
+
+/// Why a step of netting, payment or receipt is refused (docs/settlement.md, sections 5-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettlementRefusal {
+    /// Nothing is netted with this peer for this period (yet).
+    UnknownPeriod,
+    /// The payment is not the side's to make: the other side owes, or nothing is owed.
+    NotDebtor,
+    /// The amount is not the netted amount.
+    AmountMismatch,
+    /// A payment (or receipt) with other details was already recorded for the period.
+    AlreadyPaid,
+    /// The creditor confirms only a payment the debtor announced with a signed notice.
+    NoPaymentNotice,
+    /// A document with this id was received before with other content.
+    PaymentConflict,
+}
+
+impl SettlementRefusal {
+    /// The code as written in answers and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettlementRefusal::UnknownPeriod => "unknown_period",
+            SettlementRefusal::NotDebtor => "not_debtor",
+            SettlementRefusal::AmountMismatch => "amount_mismatch",
+            SettlementRefusal::AlreadyPaid => "already_paid",
+            SettlementRefusal::NoPaymentNotice => "no_payment_notice",
+            SettlementRefusal::PaymentConflict => "payment_conflict",
+        }
+    }
+}
+
+/// Who pays the netted amount of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Debtor {
+    /// We pay the peer.
+    Us,
+    /// The peer pays us.
+    Peer,
+    /// Less than a cent either way: nobody pays, the rest is carried.
+    Nobody,
+}
+
+impl Debtor {
+    /// `us`, `peer` or `none`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Debtor::Us => "us",
+            Debtor::Peer => "peer",
+            Debtor::Nobody => "none",
+        }
+    }
+}
+
+/// One cent in ten-thousandths: payments between instances are whole cents.
+pub const CENT: i64 = 100;
+
+/// The netting of one period with a peer: what we owe it (`ours`, the accepted lines of our
+/// statement), what it owes us (`theirs`), and the sub-cent rest carried from the previous
+/// netting (`carried_in`, positive when we owed it). The debtor pays the net rounded down to
+/// whole cents; the rest, signed like `carried_in`, is carried to the next netting. The peer,
+/// computing with `theirs`, `ours` and `-carried_in`, finds the same amount, the other debtor
+/// and `-carried_out`: both sides agree without talking.
+pub fn net(ours: i64, theirs: i64, carried_in: i64) -> (i64, Debtor, i64) {
+    let net = ours - theirs + carried_in;
+    let amount = net.abs() / CENT * CENT;
+    let debtor = match (amount, net > 0) {
+        (0, _) => Debtor::Nobody,
+        (_, true) => Debtor::Us,
+        (_, false) => Debtor::Peer,
+    };
+    let carried_out = net - net.signum() * amount;
+    (amount, debtor, carried_out)
+}
+
+/// The date a payment left or arrived, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentDate(chrono::NaiveDate);
+
+impl PaymentDate {
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Result<PaymentDate, ParseError> {
+        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map(PaymentDate)
+            .map_err(|_| ParseError::new("date", format!("{text:?} is not a date YYYY-MM-DD")))
+    }
+}
+
+impl std::fmt::Display for PaymentDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// The bank's reference of a transfer: 1 to 140 printable characters (a SEPA remittance
+/// line's length), so that the admins of both sides can find it in their statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankReference(String);
+
+impl BankReference {
+    /// Parses a reference: trimmed, not empty, at most 140 characters, no control characters.
+    pub fn parse(text: &str) -> Result<BankReference, ParseError> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 140 || text.chars().any(char::is_control) {
+            return Err(ParseError::new(
+                "reference",
+                "a bank reference is 1 to 140 printable characters",
+            ));
+        }
+        Ok(BankReference(text.to_owned()))
+    }
+
+    /// The reference.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -178,6 +301,48 @@ mod tests {
     }
 
     #[test]
+    fn netting_pays_whole_cents_and_carries_the_rest_mirrored_on_both_sides() {
+        // We owe 10.00, the peer owes us 7.00: we pay 3.00, nothing is carried.
+        assert_eq!(net(100_000, 70_000, 0), (30_000, Debtor::Us, 0));
+        assert_eq!(net(70_000, 100_000, 0), (30_000, Debtor::Peer, 0));
+        // 0.3333 net: 0.33 is paid, 0.0033 carried; the peer sees the mirror.
+        assert_eq!(net(3_333, 0, 0), (3_300, Debtor::Us, 33));
+        assert_eq!(net(0, 3_333, 0), (3_300, Debtor::Peer, -33));
+        // Carried rests add up until they make a cent.
+        assert_eq!(net(67, 0, 33), (100, Debtor::Us, 0));
+        assert_eq!(net(50, 0, 33), (0, Debtor::Nobody, 83));
+        assert_eq!(net(0, 50, -33), (0, Debtor::Nobody, -83));
+        assert_eq!(net(0, 0, 0), (0, Debtor::Nobody, 0));
+        for (ours, theirs, carried) in [(12_345, 6_789, 42), (1, 99_999, -99), (5, 5, 0)] {
+            let (amount, debtor, rest) = net(ours, theirs, carried);
+            let (mirror_amount, mirror_debtor, mirror_rest) = net(theirs, ours, -carried);
+            assert_eq!((amount, rest), (mirror_amount, -mirror_rest));
+            assert!(matches!(
+                (debtor, mirror_debtor),
+                (Debtor::Us, Debtor::Peer)
+                    | (Debtor::Peer, Debtor::Us)
+                    | (Debtor::Nobody, Debtor::Nobody)
+            ));
+            assert!(rest.abs() < CENT && amount % CENT == 0);
+        }
+    }
+
+    #[test]
+    fn payment_dates_and_bank_references_parse() {
+        assert_eq!(
+            PaymentDate::parse("2026-11-05").map(|d| d.to_string()),
+            Ok("2026-11-05".to_owned())
+        );
+        assert!(PaymentDate::parse("2026-11-31").is_err());
+        assert!(BankReference::parse("  ").is_err());
+        assert!(BankReference::parse(&"x".repeat(141)).is_err());
+        assert_eq!(
+            BankReference::parse(" SEPA 42 ").map(|r| r.as_str().to_owned()),
+            Ok("SEPA 42".to_owned())
+        );
+    }
+
+    #[test]
     fn every_dispute_reason_reads_back_as_itself() {
         for reason in [
             "unknown_like",
@@ -187,6 +352,7 @@ mod tests {
             "period_mismatch",
             "duplicate",
             "digest_mismatch",
+            "unproven_thing",
         ] {
             assert_eq!(Dispute::parse(reason).map(Dispute::as_str), Some(reason));
         }

@@ -100,6 +100,21 @@ pub fn decide(data: &Data<AppState>, offer: &Offer) -> Decision {
             "the statement's id must end {expected}, naming this payee, its period and version"
         ));
     }
+    let previous = (statement.version > 1).then(|| {
+        let mut id = offer.id.clone();
+        id.set_path(&format!(
+            "/settlement/statements/{}/{period}/v{}",
+            host_and_port(&data.settings.base_url),
+            statement.version - 1
+        ));
+        id
+    });
+    if statement.supersedes != previous {
+        return Decision::Unreadable(match previous {
+            Some(previous) => format!("version {} supersedes {previous}", statement.version),
+            None => "a first version supersedes nothing".to_owned(),
+        });
+    }
     if statement.currency != data.settings.currency.as_str() {
         return refuse(
             Refusal::CurrencyMismatch,
@@ -260,15 +275,26 @@ pub fn accept(
 }
 
 /// The same statement id again: with the same digest, the claim we gave is sent again and
-/// nothing else changes; with another digest it is refused (and logged for the admin).
+/// nothing else changes; with another digest it is refused, and the copy recorded for the
+/// admin (`admin statements` lists its digest under `conflicts`).
 pub async fn replayed(
     data: &Data<AppState>,
     existing: &StatementRow,
     digest: &str,
+    raw: &Value,
     inbox: &Url,
 ) -> Result<(), FederationError> {
     if existing.digest != digest {
         tracing::warn!(statement = %existing.ap_id, peer = %existing.peer, "a statement came again with other content; refused");
+        books::record_conflict(
+            data.store.pool(),
+            &existing.ap_id,
+            &existing.peer,
+            digest,
+            &raw.to_string(),
+            data.clock.now(),
+        )
+        .await?;
         return Err(FederationError::refused(
             StatusCode::CONFLICT,
             "statement_conflict",

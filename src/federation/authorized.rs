@@ -176,7 +176,8 @@ impl FetchRequest {
             },
         )
         .map_err(unauthorized)?;
-        rfc9421::verify(&signature, &base, actor.public_key_pem()).map_err(|e| {
+        let key = crate::keys::ActorKey::from_pem(actor.public_key_pem()).map_err(unauthorized)?;
+        rfc9421::verify(&signature, &base, &key).map_err(|e| {
             unauthorized(format!(
                 "the signature does not verify with the key of {}: {e}",
                 actor.ap_id.0

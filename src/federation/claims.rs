@@ -33,7 +33,7 @@ fn refused(status: StatusCode, code: &'static str, reason: impl Into<String>) ->
 }
 
 /// The proof of `received` must verify and be by the activity's own actor.
-async fn check_proof(
+pub(super) async fn check_proof(
     data: &Data<AppState>,
     raw: &serde_json::Value,
     actor: &Url,
@@ -72,7 +72,23 @@ pub async fn receive_statement(
     if let Some(existing) =
         books::by_ap_id(data.store.pool(), Direction::Received, offer.id.as_str()).await?
     {
-        return answers::replayed(data, &existing, &digest, &payer_inbox).await;
+        return answers::replayed(data, &existing, &digest, &received.raw, &payer_inbox).await;
+    }
+    let peer = origin(&offer.actor);
+    let earlier = books::latest(
+        data.store.pool(),
+        Direction::Received,
+        &peer,
+        &offer.object.period,
+    )
+    .await?;
+    if let Some(latest) = earlier
+        .as_ref()
+        .filter(|l| l.version > offer.object.version)
+    {
+        // A version that a later one already restated, arriving late: it changes nothing.
+        tracing::info!(statement = %offer.id, latest = %latest.ap_id, "an older version of a restated statement ignored");
+        return Ok(());
     }
     let decision = answers::decide(data, offer);
     let lines = match &decision {
@@ -88,7 +104,6 @@ pub async fn receive_statement(
         }
         Decision::Refuse { lines, .. } => lines.clone(),
     };
-    let peer = origin(&offer.actor);
     for line in &lines {
         fetch_missing_like(data, &peer, &line.like_id).await;
     }
@@ -117,6 +132,7 @@ pub async fn receive_statement(
             digest: &digest,
             document: &document,
             lines: &lines,
+            supersedes: offer.object.supersedes.as_ref().map(Url::as_str),
         },
         now,
     )
@@ -151,6 +167,11 @@ pub async fn receive_statement(
             reason,
         ));
     }
+    if let Some(earlier) = earlier.filter(|e| e.superseded_at.is_none()) {
+        // A full restatement: the earlier version's credits are reversed in this transaction,
+        // and the lines are reconciled afresh (the earlier version no longer counts).
+        books::supersede_received(&mut tx, &earlier, now).await?;
+    }
     let outcomes =
         crate::settle::statements::reconcile(&mut tx, &row, &data.settings.base_url, |line| {
             Url::parse(&line.like_id)
@@ -167,6 +188,7 @@ pub async fn receive_statement(
     outbox::enqueue(&mut tx, &answer, payer_inbox.as_str(), None, now).await?;
     tx.commit().await?;
     tracing::info!(statement = %offer.id, %peer, "statement claimed");
+    net_now(data).await;
     Ok(())
 }
 
@@ -235,6 +257,14 @@ pub async fn receive_answer(
     match answer.kind.as_str() {
         "Accept" => {
             let outcomes = answers::claim_outcomes(data, answer, &row).await?;
+            if let Some(previous) = &row.supersedes {
+                // The claim of a restatement: the version it restates stops counting here too.
+                if let Some(old) = books::by_ap_id(&mut *tx, Direction::Sent, previous).await?
+                    && old.superseded_at.is_none()
+                {
+                    books::supersede_sent(&mut tx, &old, now).await?;
+                }
+            }
             books::claim_sent(&mut tx, &row, &outcomes, &raw, now)
                 .await
                 .map_err(|e| FederationError::Internal(e.to_string()))?;
@@ -254,7 +284,16 @@ pub async fn receive_answer(
     }
     tx.commit().await?;
     tracing::info!(statement = %row.ap_id, answer = %answer.kind, "statement answered");
+    net_now(data).await;
     Ok(())
+}
+
+/// Nets what a claim just made ready, so both sides see the netting without waiting for the
+/// delivery worker (which nets too, so a failure here is only logged).
+async fn net_now(data: &Data<AppState>) {
+    if let Err(error) = crate::settle::netting::net_due(&data.store, data.clock.now()).await {
+        tracing::warn!(%error, "netting deferred to the delivery worker");
+    }
 }
 
 /// Fetches the Like `url` from the payer's origin `peer` (signed GET) and records it as

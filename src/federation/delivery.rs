@@ -7,20 +7,27 @@
 //! the delivery is four days old (then `failed`).
 //!
 //! Several servers may share one database; each delivery is still sent once at a time
-//! (issue 7.8). A worker claims one row at a time with a compare-and-set on `locked_until`,
-//! writing a random token into `claim`; while it sends, a heartbeat renews `locked_until` every
-//! third of the claim (`delivery_claim_secs`), so a slow receiver never lets the claim expire
-//! under it; the send itself times out after 10 s (the client's timeout), shorter than any
-//! claim; and the outcome is written only while the token is still the worker's. A worker that
-//! dies stops renewing, and its row is free again after `delivery_claim_secs`.
+//! (issue 7.8). A worker claims a batch of rows with a compare-and-set on `locked_until`,
+//! writing a random token into `claim`; while it sends, a heartbeat renews `locked_until` of
+//! the token's rows every third of the claim (`delivery_claim_secs`), so a slow receiver never
+//! lets the claim expire under it; each send times out after 10 s (the client's timeout),
+//! shorter than any claim; and each outcome is written only while the token is still the
+//! worker's. A worker that dies stops renewing, and its rows are free again after
+//! `delivery_claim_secs`.
+//!
+//! Speed (issue 10.3): a batch's Likes are signed and sent concurrently, each signer's key is
+//! parsed once per run, signing uses `ring`, and a batch's outcomes are written in one
+//! transaction.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
 use super::actors::{instance_keys, instance_url, user_url};
 use super::client::guard;
-use super::signing::signed_post;
+use super::signing::PostSigner;
 use crate::state::AppState;
 use crate::store::{StoreError, epoch, users};
 
@@ -29,7 +36,7 @@ const BACKOFF: [i64; 6] = [60, 300, 1_800, 7_200, 21_600, 43_200];
 /// Deliveries older than this are given up.
 pub const MAX_AGE_SECS: i64 = 4 * 24 * 3600;
 /// The most rows one run sends, so that a run ends even when the queue keeps filling.
-const MAX_PER_RUN: usize = 200;
+const MAX_PER_RUN: usize = 1_000;
 
 /// What an attempt's answer means for the delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +80,7 @@ struct Claimed {
     body: String,
     attempts: i64,
     created_at: i64,
+    next_attempt_at: i64,
 }
 
 /// What one run of the queue did.
@@ -88,8 +96,12 @@ pub struct RunReport {
     pub failed: usize,
 }
 
-/// Sends every delivery that is due now, one claimed row at a time. Safe to call from several
+/// Sends every delivery that is due now, a claimed batch at a time. Safe to call from several
 /// processes at once.
+///
+/// A batch's Likes go out concurrently (at most 8 at a time to one host), then its
+/// other activities one by one in queue order, so that an `Undo` never overtakes the `Like`
+/// it withdraws. Each signer's key is parsed once per run.
 pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
     super::outbox::announce_pending(state).await?;
     // Settlement runs by itself after every close: the statements of newly closed periods
@@ -98,19 +110,139 @@ pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
     if let Err(error) = super::statements::prepare_due(state).await {
         tracing::warn!(%error, "statements not prepared; will retry");
     }
+    // Then what the claims made ready is netted, and the payment notices and receipts our
+    // admin's payments and confirmations call for are signed and queued.
+    if let Err(error) = super::payments::prepare_due(state).await {
+        tracing::warn!(%error, "netting, notices or receipts not prepared; will retry");
+    }
     let mut report = RunReport::default();
-    for _ in 0..MAX_PER_RUN {
-        let Some((row, token)) = claim(state).await? else {
+    let mut signers = Signers::default();
+    let mut sent = 0;
+    while sent < MAX_PER_RUN {
+        let (rows, token) = claim(state, BATCH.min(MAX_PER_RUN - sent)).await?;
+        if rows.is_empty() {
             break;
+        }
+        sent += rows.len();
+        for row in &rows {
+            signers.prepare(state, row.signer_user_id).await;
+        }
+        let results = tokio::select! {
+            results = send_batch(state, &rows, &signers) => results,
+            () = heartbeat(state, &token) => unreachable!("the heartbeat never ends"),
         };
-        let (status, error) = tokio::select! {
-            result = attempt(state, &row) => result,
-            () = heartbeat(state, row.id, &token) => unreachable!("the heartbeat never ends"),
+        record(state, &rows, results, &token, &mut report).await?;
+    }
+    state.metrics.deliveries(
+        report.delivered,
+        report.rejected,
+        report.retrying,
+        report.failed,
+    );
+    Ok(report)
+}
+
+/// The most rows one claim takes.
+const BATCH: usize = 100;
+/// The most sends in flight to one host.
+const PER_HOST: usize = 8;
+
+/// Each signer's key, parsed once per run (`None`: the instance actor).
+#[derive(Default)]
+struct Signers {
+    keys: HashMap<Option<i64>, Result<Arc<PostSigner>, String>>,
+}
+
+impl Signers {
+    async fn prepare(&mut self, state: &AppState, user_id: Option<i64>) {
+        if self.keys.contains_key(&user_id) {
+            return;
+        }
+        let signer = match signer(state, user_id).await {
+            Ok((actor, key)) => PostSigner::new(&actor, &key)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
+        self.keys.insert(user_id, signer);
+    }
+
+    fn get(&self, user_id: Option<i64>) -> Result<Arc<PostSigner>, String> {
+        self.keys
+            .get(&user_id)
+            .cloned()
+            .unwrap_or_else(|| Err("no signer".to_owned()))
+    }
+}
+
+/// What an attempt got: the status code, or the error when there was no answer.
+type Attempted = (Option<u16>, Option<String>);
+
+/// Sends the batch `rows` (see [`deliver_due`] for the order) and returns each row's result.
+async fn send_batch(state: &AppState, rows: &[Claimed], signers: &Signers) -> Vec<Attempted> {
+    let mut results: Vec<Option<Attempted>> = vec![None; rows.len()];
+    let mut hosts: HashMap<String, Arc<tokio::sync::Semaphore>> = HashMap::new();
+    let mut likes = tokio::task::JoinSet::new();
+    for (index, row) in rows.iter().enumerate() {
+        if !is_like(&row.body) {
+            continue;
+        }
+        let host = Url::parse(&row.inbox)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let slots = hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_HOST)))
+            .clone();
+        let (state, row, signer) = (state.clone(), row.clone(), signers.get(row.signer_user_id));
+        likes.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            (index, attempt(&state, &row, signer).await)
+        });
+    }
+    while let Some(done) = likes.join_next().await {
+        match done {
+            Ok((index, result)) => results[index] = Some(result),
+            Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+        }
+    }
+    for (index, row) in rows.iter().enumerate() {
+        if results[index].is_none() && !is_like(&row.body) {
+            results[index] = Some(attempt(state, row, signers.get(row.signer_user_id)).await);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or((None, Some("the send did not finish".to_owned()))))
+        .collect()
+}
+
+/// True for a `Like`: Likes do not depend on one another, so they may go out concurrently.
+fn is_like(body: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Kind>(body).is_ok_and(|k| k.kind == "Like")
+}
+
+/// Writes the batch's attempts and outcomes in one transaction, each only while the row is
+/// still claimed under `token`.
+async fn record(
+    state: &AppState,
+    rows: &[Claimed],
+    results: Vec<Attempted>,
+    token: &str,
+    report: &mut RunReport,
+) -> Result<(), StoreError> {
+    let at = epoch(state.clock.now());
+    let mut tx = state.store.begin().await?;
+    let mut settled_rows = Vec::with_capacity(rows.len());
+    for (row, (status, error)) in rows.iter().zip(results) {
         let attempts = row.attempts + 1;
-        let at = epoch(state.clock.now());
         let outcome = classify(status, attempts, row.created_at, at);
-        let mut tx = state.store.begin().await?;
         sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempted_at, status, error) VALUES ($1, $2, $3, $4)")
             .bind(row.id)
             .bind(at)
@@ -135,11 +267,14 @@ pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
         .bind(status.map(i64::from))
         .bind(finished)
         .bind(row.id)
-        .bind(&token)
+        .bind(token)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
+        settled_rows.push((row, status, error, outcome, settled));
+    }
+    tx.commit().await?;
+    for (row, status, error, outcome, settled) in settled_rows {
         if settled == 0 {
             // Only possible when this worker stalled longer than its claim: the row is another
             // worker's now, and its outcome is that worker's to record.
@@ -161,55 +296,63 @@ pub async fn deliver_due(state: &AppState) -> Result<RunReport, StoreError> {
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
 
-/// Claims the next due row that nobody holds, under a new random token.
-async fn claim(state: &AppState) -> Result<Option<(Claimed, String)>, StoreError> {
+/// Claims up to `limit` due rows that nobody holds, oldest first, under one new random token.
+async fn claim(state: &AppState, limit: usize) -> Result<(Vec<Claimed>, String), StoreError> {
     let now = epoch(state.clock.now());
     let token = format!("{:032x}", rand::random::<u128>());
-    let claimed: Option<Claimed> = sqlx::query_as(
+    // The outer condition is checked again on each row: on PostgreSQL a row another worker
+    // claimed meanwhile is re-read after that worker's commit and no longer matches.
+    let mut claimed: Vec<Claimed> = sqlx::query_as(
         "UPDATE deliveries SET locked_until = $1, claim = $3
-         WHERE id = (SELECT id FROM deliveries
-                     WHERE state = 'pending' AND next_attempt_at <= $2
-                       AND (locked_until IS NULL OR locked_until < $2)
-                     ORDER BY next_attempt_at, id LIMIT 1)
+         WHERE id IN (SELECT id FROM deliveries
+                      WHERE state = 'pending' AND next_attempt_at <= $2
+                        AND (locked_until IS NULL OR locked_until < $2)
+                      ORDER BY next_attempt_at, id LIMIT $4)
            AND (locked_until IS NULL OR locked_until < $2)
-         RETURNING id, activity_id, inbox, signer_user_id, body, attempts, created_at",
+         RETURNING id, activity_id, inbox, signer_user_id, body, attempts, created_at, next_attempt_at",
     )
     .bind(now + claim_secs(state))
     .bind(now)
     .bind(&token)
-    .fetch_optional(state.store.pool())
+    .bind(i64::try_from(limit).unwrap_or(1))
+    .fetch_all(state.store.pool())
     .await?;
-    Ok(claimed.map(|row| (row, token)))
+    // RETURNING gives no order: queue order is what the sequential sends keep.
+    claimed.sort_by_key(|row| (row.next_attempt_at, row.id));
+    Ok((claimed, token))
 }
 
 fn claim_secs(state: &AppState) -> i64 {
     i64::try_from(state.settings.delivery_claim_secs).unwrap_or(i64::MAX / 2)
 }
 
-/// Renews the claim on row `id` every third of the claim while the send runs; never returns.
-async fn heartbeat(state: &AppState, id: i64, token: &str) {
+/// Renews the claim on the rows claimed under `token` every third of the claim while the
+/// sends run; never returns.
+async fn heartbeat(state: &AppState, token: &str) {
     let every = Duration::from_millis(state.settings.delivery_claim_secs * 1000 / 3);
     loop {
         tokio::time::sleep(every).await;
         let until = epoch(state.clock.now()) + claim_secs(state);
-        let renewed =
-            sqlx::query("UPDATE deliveries SET locked_until = $1 WHERE id = $2 AND claim = $3")
-                .bind(until)
-                .bind(id)
-                .bind(token)
-                .execute(state.store.pool())
-                .await;
+        let renewed = sqlx::query("UPDATE deliveries SET locked_until = $1 WHERE claim = $2")
+            .bind(until)
+            .bind(token)
+            .execute(state.store.pool())
+            .await;
         if let Err(error) = renewed {
-            tracing::warn!(%error, delivery = id, "could not renew a delivery claim");
+            tracing::warn!(%error, "could not renew a delivery claim");
         }
     }
 }
 
 /// One signed POST; the status code, or the error when there was no answer.
-async fn attempt(state: &AppState, row: &Claimed) -> (Option<u16>, Option<String>) {
+async fn attempt(
+    state: &AppState,
+    row: &Claimed,
+    signer: Result<Arc<PostSigner>, String>,
+) -> Attempted {
     let inbox = match Url::parse(&row.inbox) {
         Ok(inbox) => inbox,
         Err(e) => return (None, Some(format!("bad inbox URL: {e}"))),
@@ -217,11 +360,11 @@ async fn attempt(state: &AppState, row: &Claimed) -> (Option<u16>, Option<String
     if let Err(e) = guard(&state.settings, &inbox).await {
         return (None, Some(e.to_string()));
     }
-    let (actor, key) = match signer(state, row.signer_user_id).await {
+    let signer = match signer {
         Ok(signer) => signer,
-        Err(e) => return (None, Some(e.to_string())),
+        Err(e) => return (None, Some(e)),
     };
-    let request = match signed_post(&state.client, &inbox, &actor, &key, row.body.clone()).await {
+    let request = match signer.sign(&state.client, &inbox, row.body.clone()) {
         Ok(request) => request,
         Err(e) => return (None, Some(e.to_string())),
     };
@@ -276,6 +419,15 @@ pub struct DeliveryRow {
     pub attempts: i64,
     /// The HTTP status of the last attempt; none when it got no answer.
     pub last_status: Option<i64>,
+}
+
+/// How many deliveries wait to be sent or retried (the queue's depth, for `/metrics`).
+pub async fn depth(store: &crate::store::Store) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(store.pool())
+            .await?,
+    )
 }
 
 /// Every delivery, oldest first.

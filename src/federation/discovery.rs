@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use url::Url;
 
 use super::FederationError;
 use super::actors::user_url;
@@ -58,6 +59,9 @@ pub async fn webfinger(
         "links": [
             {"rel": "self", "type": "application/activity+json", "href": id},
             {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": id},
+            // Remote interaction, as Mastodon's: another site sends our user here to flattr
+            // the object `{uri}` (see `web::button`).
+            {"rel": SUBSCRIBE_REL, "template": interaction_template(&data)},
         ],
     });
     Ok((
@@ -65,6 +69,75 @@ pub async fn webfinger(
         axum::Json(body),
     )
         .into_response())
+}
+
+/// The WebFinger link relation of the remote-interaction template (OStatus' name, which
+/// Mastodon and others use for "interact with this object from your home server").
+pub const SUBSCRIBE_REL: &str = "http://ostatus.org/schema/1.0/subscribe";
+
+/// Our template: the flattr page of `{uri}`.
+fn interaction_template(state: &AppState) -> String {
+    format!(
+        "{}/flattr?url={{uri}}",
+        state.settings.base_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// Where the owner of `handle` (`NAME@HOST`, `@NAME@HOST:PORT`) interacts with `object` on
+/// their home server: its WebFinger answer's remote-interaction template, filled in. The
+/// fetch goes through the SSRF guard like every other.
+pub async fn interaction_url(
+    data: &Data<AppState>,
+    handle: &str,
+    object: &str,
+) -> Result<Url, FederationError> {
+    let bad = |why: &str| {
+        FederationError::refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid_handle", why)
+    };
+    let handle = handle.trim().trim_start_matches('@');
+    let (name, host) = handle
+        .rsplit_once('@')
+        .ok_or_else(|| bad("a handle looks like name@instance.example"))?;
+    let host_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if name.is_empty() || host.is_empty() || !host.chars().all(host_ok) || name.contains('/') {
+        return Err(bad("a handle looks like name@instance.example"));
+    }
+    let scheme = if data.settings.development_mode {
+        "http"
+    } else {
+        "https"
+    };
+    let mut url = Url::parse(&format!("{scheme}://{host}/.well-known/webfinger"))
+        .map_err(|_| bad("a handle looks like name@instance.example"))?;
+    url.query_pairs_mut()
+        .append_pair("resource", &format!("acct:{name}@{host}"));
+    super::client::guard(&data.settings, &url).await?;
+    let unreachable = |why: String| {
+        FederationError::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "handle_unreachable",
+            format!("{host} did not tell where {name} can flattr: {why}"),
+        )
+    };
+    let answer = super::client::get_json(&data.fetcher, url)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let template = answer["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|link| link["rel"] == SUBSCRIBE_REL)
+        .and_then(|link| link["template"].as_str())
+        .ok_or_else(|| unreachable("it offers no remote interaction".into()))?;
+    let encoded: String = url::form_urlencoded::byte_serialize(object.as_bytes()).collect();
+    let there = Url::parse(&template.replace("{uri}", &encoded))
+        .map_err(|_| unreachable("its interaction template is not a URL".into()))?;
+    if !matches!(there.scheme(), "https" | "http") {
+        return Err(unreachable(
+            "its interaction template is not a web page".into(),
+        ));
+    }
+    Ok(there)
 }
 
 /// GET /.well-known/nodeinfo: where the NodeInfo document is.
@@ -80,14 +153,8 @@ pub async fn nodeinfo_links(data: Data<AppState>) -> Response {
 /// GET /nodeinfo/2.1
 pub async fn nodeinfo(data: Data<AppState>) -> Result<Response, FederationError> {
     let pool = data.store.pool();
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(pool)
-        .await?;
-    let things: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM things WHERE owner_id IS NOT NULL AND deleted_at IS NULL",
-    )
-    .fetch_one(pool)
-    .await?;
+    let users = users::count(pool).await?;
+    let things = crate::store::things::count_local(pool).await?;
     let body = json!({
         "version": "2.1",
         "software": {"name": "fedflattr", "version": env!("CARGO_PKG_VERSION")},

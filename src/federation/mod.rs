@@ -12,6 +12,7 @@ pub mod activities;
 pub mod actors;
 pub mod answers;
 pub mod authorized;
+pub mod cavage;
 pub mod claims;
 pub mod client;
 pub mod delivery;
@@ -22,6 +23,7 @@ pub mod instance_keys;
 pub mod objects;
 pub mod outbox;
 pub mod pages;
+pub mod payments;
 pub mod proof;
 pub mod resolve;
 pub mod rfc9421;
@@ -63,6 +65,10 @@ pub enum FederationError {
     /// The database failed or refused; answered as the API answers it.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The books refused or failed (a settlement step refused, say); answered as the API
+    /// answers it.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
     /// A fault of ours; answered with an opaque 500.
     #[error("internal federation error: {0}")]
     Internal(String),
@@ -132,8 +138,9 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 /// Pages that answer HTML or ActivityPub JSON by `Accept` must say so to caches, or a cache
-/// could hand a browser the JSON (or a server the HTML).
-fn vary_accept() -> tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue> {
+/// could hand a browser the JSON (or a server the HTML). `web` puts it on `/users/NAME` and
+/// `/things/ID`.
+pub fn vary_accept() -> tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue> {
     tower_http::set_header::SetResponseHeaderLayer::appending(
         axum::http::header::VARY,
         axum::http::HeaderValue::from_static("Accept"),
@@ -147,7 +154,6 @@ pub fn router(federation: Federation) -> Router<AppState> {
         .route("/.well-known/nodeinfo", get(discovery::nodeinfo_links))
         .route("/nodeinfo/2.1", get(discovery::nodeinfo))
         .route("/actor", get(actors::instance_actor))
-        .route("/users/{name}", get(pages::user).layer(vary_accept()))
         .route("/users/{name}/outbox", get(actors::outbox))
         .route(
             "/users/{name}/likes/{id}",
@@ -155,7 +161,6 @@ pub fn router(federation: Federation) -> Router<AppState> {
         )
         .route("/users/{name}/inbox", post(inbox::receive))
         .route("/inbox", post(inbox::receive))
-        .route("/things/{id}", get(pages::thing).layer(vary_accept()))
         .route(
             "/settlement/statements/{payee}/{period}/{version}",
             get(statements::serve_statement),

@@ -9,9 +9,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest, Sha256};
+
+use crate::keys::ActorKey;
 
 /// One parsed signature: the covered components, its parameters, and the signature bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,26 +169,22 @@ pub fn base(sig: &Signature, target: &Target<'_>) -> Result<String, String> {
     Ok(lines.join("\n"))
 }
 
-/// Verifies `sig` over `base` with an RSA public key in PEM.
-pub fn verify(sig: &Signature, base: &str, public_key_pem: &str) -> Result<(), String> {
-    if sig
-        .alg
-        .as_deref()
-        .is_some_and(|alg| alg != "rsa-v1_5-sha256")
-    {
-        return Err(format!(
-            "unsupported algorithm {}",
-            sig.alg.as_deref().unwrap_or_default()
-        ));
+/// Refuses a signature made with an algorithm other than `rsa-v1_5-sha256` (when it names one).
+pub fn check_algorithm(sig: &Signature) -> Result<(), String> {
+    match sig.alg.as_deref() {
+        Some(alg) if alg != "rsa-v1_5-sha256" => Err(format!("unsupported algorithm {alg}")),
+        _ => Ok(()),
     }
-    let key = RsaPublicKey::from_public_key_pem(public_key_pem)
-        .map_err(|e| format!("unusable key: {e}"))?;
-    key.verify(
-        Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(base.as_bytes()),
-        &sig.signature,
-    )
-    .map_err(|_| "the signature does not verify".to_owned())
+}
+
+/// Verifies `sig` over `base` with an actor's RSA key.
+pub fn verify(sig: &Signature, base: &str, key: &ActorKey) -> Result<(), String> {
+    check_algorithm(sig)?;
+    if key.verifies(base.as_bytes(), &sig.signature) {
+        Ok(())
+    } else {
+        Err("the signature does not verify".to_owned())
+    }
 }
 
 /// Checks a `Content-Digest` header (RFC 9530) against the body: a `sha-256` member must be
@@ -211,8 +207,8 @@ pub fn check_content_digest(header: Option<&str>, body: &[u8]) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::RsaPrivateKey;
     use rsa::pkcs8::{EncodePublicKey, LineEnding};
+    use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 
     const INPUT: &str = r#"sig1=("@method" "@target-uri" "@authority" "host" "date" "content-digest");alg="rsa-v1_5-sha256";keyid="https://peer.example/users/carol#main-key";created=1763700000"#;
 
@@ -267,8 +263,9 @@ mod tests {
                 &Sha256::digest(text.as_bytes()),
             )
             .unwrap();
-        assert_eq!(verify(&sig, &text, &public), Ok(()));
-        assert!(verify(&sig, &text.replace("POST", "GET"), &public).is_err());
+        let key = ActorKey::from_pem(&public).unwrap();
+        assert_eq!(verify(&sig, &text, &key), Ok(()));
+        assert!(verify(&sig, &text.replace("POST", "GET"), &key).is_err());
     }
 
     #[test]

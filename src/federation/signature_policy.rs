@@ -33,7 +33,7 @@ pub enum PolicyError {
 }
 
 /// The parameters of a draft-cavage `Signature` header (`keyId="…",headers="…",…`).
-fn cavage_parameters(header: &str) -> Vec<(String, String)> {
+pub(super) fn cavage_parameters(header: &str) -> Vec<(String, String)> {
     let mut parameters = Vec::new();
     let mut rest = header.trim();
     while !rest.is_empty() {

@@ -64,7 +64,7 @@ pub async fn prepare_due(state: &AppState) -> Result<usize, StoreError> {
         }
         let mut complete = true;
         for peer in &peers {
-            match prepare_one(state, period, peer).await {
+            match prepare_one(state, period, peer, FIRST_VERSION, None).await {
                 Ok(true) => queued += 1,
                 Ok(false) => {}
                 Err(error) => {
@@ -77,18 +77,45 @@ pub async fn prepare_due(state: &AppState) -> Result<usize, StoreError> {
             books::mark_period_stated(state.store.pool(), period, state.clock.now()).await?;
         }
     }
+    for (period, peer) in books::statements_owed_in_reply(state.store.pool()).await? {
+        match prepare_one(state, period, &peer, FIRST_VERSION, None).await {
+            Ok(true) => queued += 1,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%period, %peer, %error, "statement in reply not prepared; will retry");
+            }
+        }
+    }
+    // Restatements our admin asked for: the next version, a full restatement from our books as
+    // they are now, naming the version it supersedes.
+    for old in books::restatements_due(state.store.pool()).await? {
+        let Ok(period) = Period::parse(&old.period) else {
+            continue;
+        };
+        let supersedes = Url::parse(&old.ap_id).ok();
+        match prepare_one(state, period, &old.peer, old.version + 1, supersedes).await {
+            Ok(true) => queued += 1,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%period, peer = %old.peer, %error, "restatement not prepared; will retry");
+            }
+        }
+    }
     Ok(queued)
 }
 
-/// Prepares the statement of `period` for `peer`; false when it existed already.
+/// Prepares version `version` of the statement of `period` for `peer` (superseding the
+/// version `supersedes` names, above 1); false when it existed already.
 async fn prepare_one(
     state: &AppState,
     period: Period,
     peer: &str,
+    version: i64,
+    supersedes: Option<Url>,
 ) -> Result<bool, FederationError> {
     let peer_url = Url::parse(peer)
         .map_err(|e| FederationError::Internal(format!("peer origin {peer}: {e}")))?;
-    let id = statement_url(state, &peer_url, period, FIRST_VERSION);
+    let id = statement_url(state, &peer_url, period, version);
     if books::by_ap_id(state.store.pool(), Direction::Sent, id.as_str())
         .await?
         .is_some()
@@ -112,7 +139,8 @@ async fn prepare_one(
             attributed_to: me,
             payee,
             period: period.to_string(),
-            version: FIRST_VERSION,
+            version,
+            supersedes: supersedes.clone(),
             currency: state.settings.currency.as_str().to_owned(),
             scale: SCALE,
             line_count: u64::try_from(lines.len()).unwrap_or(u64::MAX),
@@ -135,11 +163,12 @@ async fn prepare_one(
             ap_id: id.as_str(),
             peer,
             period,
-            version: FIRST_VERSION,
+            version,
             currency: state.settings.currency.as_str(),
             digest: &digest,
             document: &document,
             lines: &new_lines,
+            supersedes: supersedes.as_ref().map(Url::as_str),
         },
         now,
     )

@@ -42,7 +42,7 @@ pub const CID_CONTEXT: &str = "https://www.w3.org/ns/cid/v1";
 /// `cryptosuite`, `proofValue` (FEP-8b32).
 pub const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integrity/v1";
 
-/// The context of settlement documents (statements and claims): ActivityStreams, Data
+/// The context of settlement documents (statements, claims, payment notices, receipts): ActivityStreams, Data
 /// Integrity (which defines `proof`), and our terms, the settlement ones included.
 pub fn settlement_context() -> Value {
     json!([
@@ -57,6 +57,7 @@ pub fn settlement_context() -> Value {
             "flattr:value": {"@id": "flattr:value"},
             "flattr:payee": {"@id": "flattr:payee", "@type": "@id"},
             "flattr:version": {"@id": "flattr:version"},
+            "flattr:supersedes": {"@id": "flattr:supersedes", "@type": "@id"},
             "flattr:scale": {"@id": "flattr:scale"},
             "flattr:lines": {"@id": "flattr:lines", "@container": "@list"},
             "flattr:lineCount": {"@id": "flattr:lineCount"},
@@ -70,7 +71,20 @@ pub fn settlement_context() -> Value {
             "flattr:disputed": {"@id": "flattr:disputed", "@container": "@list"},
             "flattr:acceptedTotal": {"@id": "flattr:acceptedTotal"},
             "flattr:disputedTotal": {"@id": "flattr:disputedTotal"},
-            "flattr:reason": {"@id": "flattr:reason"}
+            "flattr:reason": {"@id": "flattr:reason"},
+            "Payment": "flattr:Payment",
+            "Receipt": "flattr:Receipt",
+            "flattr:amount": {"@id": "flattr:amount"},
+            "flattr:paidOn": {"@id": "flattr:paidOn"},
+            "flattr:receivedOn": {"@id": "flattr:receivedOn"},
+            "flattr:reference": {"@id": "flattr:reference"},
+            "flattr:statements": {"@id": "flattr:statements", "@type": "@id", "@container": "@list"},
+            "flattr:payerOwed": {"@id": "flattr:payerOwed"},
+            "flattr:payeeOwed": {"@id": "flattr:payeeOwed"},
+            "flattr:carriedIn": {"@id": "flattr:carriedIn"},
+            "flattr:carriedOut": {"@id": "flattr:carriedOut"},
+            "flattr:payment": {"@id": "flattr:payment", "@type": "@id"},
+            "flattr:paymentDigest": {"@id": "flattr:paymentDigest"}
         }
     ])
 }

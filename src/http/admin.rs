@@ -16,11 +16,13 @@ use crate::domain::period::Period;
 use crate::domain::settlement::PeerOrigin;
 use crate::settle::positions::{self, StatementFilter};
 
-/// `/api/v1/admin/peers` and `/api/v1/admin/statements`.
+/// `/api/v1/admin/peers` and `/api/v1/admin/statements`; payments, receipts and trust
+/// controls from `admin_settlement`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(admin_peers))
         .routes(routes!(admin_statements))
+        .merge(super::admin_settlement::router())
 }
 
 /// One period between us and a peer, both directions.
@@ -44,6 +46,22 @@ pub struct PeriodPosition {
     sent: Option<String>,
     /// The peer's statement's state; null when none.
     received: Option<String>,
+    /// Where the period stands: `stated`, `claimed`, `netted`, `paid`, `received` or `closed`.
+    state: String,
+    /// The netted amount (whole cents) once netted.
+    #[schema(value_type = Option<String>, example = "3.00")]
+    net: Option<Money>,
+    /// Who pays it: `us`, `peer` or `none`.
+    debtor: Option<String>,
+    /// The sub-cent rest carried to the next netting (positive: we owe it).
+    #[schema(value_type = Option<String>, example = "0.0033")]
+    carried: Option<Money>,
+    /// When the payment left.
+    paid_on: Option<String>,
+    /// The bank's reference of the payment.
+    reference: Option<String>,
+    /// When the creditor confirmed it arrived.
+    received_on: Option<String>,
 }
 
 /// A peer instance and where we stand with it.
@@ -60,6 +78,9 @@ pub struct PeerPosition {
     /// What it owes us over all periods.
     #[schema(value_type = String)]
     receivable: Money,
+    /// The sub-cent rest carried to the next netting (positive: we owe it).
+    #[schema(value_type = String)]
+    carried: Money,
     /// Blocked by an admin.
     blocked: bool,
     /// The most we may owe it; null when unlimited.
@@ -80,7 +101,7 @@ pub struct DisputedLine {
     #[schema(value_type = String)]
     amount: Money,
     /// `unknown_like`, `not_our_thing`, `value_mismatch`, `like_undone`, `period_mismatch`,
-    /// `duplicate` or `digest_mismatch`.
+    /// `duplicate`, `digest_mismatch` or `unproven_thing`.
     reason: String,
 }
 
@@ -116,6 +137,12 @@ pub struct Statement {
     disputed: Money,
     /// The disputed lines with their reasons.
     disputes: Vec<DisputedLine>,
+    /// The version this one restates (its id), for a version above 1.
+    supersedes: Option<String>,
+    /// True once a later version replaced it.
+    superseded: bool,
+    /// Digests of copies refused under this id with other content (`statement_conflict`).
+    conflicts: Vec<String>,
 }
 
 /// The query of `GET /api/v1/admin/statements`.
@@ -130,8 +157,8 @@ pub struct StatementsQuery {
 /// Every peer instance with what we owe it, what it disputed and what it owes us, in total
 /// and per period, with the state of the statement each way. Admins only.
 #[utoipa::path(get, path = "/admin/peers", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = [PeerPosition]), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [PeerPosition], description = "Every peer instance with what we owe it, what it disputed and what it owes us, in total and per period"), (status = 401, body = ErrorBody, description = "No valid bearer token (unauthorized)"),
+        (status = 403, body = ErrorBody, description = "forbidden: the token's user is not an instance admin")))]
 async fn admin_peers(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -145,6 +172,7 @@ async fn admin_peers(
                 payable: p.payable,
                 disputed: p.disputed,
                 receivable: p.receivable,
+                carried: p.carried,
                 blocked: p.blocked,
                 limit: p.limit,
                 periods: p
@@ -158,6 +186,13 @@ async fn admin_peers(
                         disputed_by_us: q.disputed_by_us,
                         sent: q.sent,
                         received: q.received,
+                        state: q.state,
+                        net: q.net,
+                        debtor: q.debtor,
+                        carried: q.carried,
+                        paid_on: q.paid_on,
+                        reference: q.reference,
+                        received_on: q.received_on,
                     })
                     .collect(),
             })
@@ -169,8 +204,8 @@ async fn admin_peers(
 /// state, totals and disputed lines. Admins only.
 #[utoipa::path(get, path = "/admin/statements", tag = "admin", security(("bearer" = [])),
     params(StatementsQuery),
-    responses((status = 200, body = [Statement]), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = [Statement], description = "The settlement statements sent and received, with their state, totals and disputed lines"), (status = 401, body = ErrorBody, description = "No valid bearer token (unauthorized)"),
+        (status = 403, body = ErrorBody, description = "forbidden: the token's user is not an instance admin"), (status = 422, body = ErrorBody, description = "invalid_parameters: the peer is not an origin or the period not YYYY-MM")))]
 async fn admin_statements(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -210,6 +245,9 @@ async fn admin_statements(
                         reason: d.reason,
                     })
                     .collect(),
+                supersedes: s.supersedes,
+                superseded: s.superseded,
+                conflicts: s.conflicts,
             })
             .collect(),
     ))

@@ -33,6 +33,7 @@ pub struct DomainClaim {
 /// A domain I claimed, and how to verify it.
 #[derive(Serialize, ToSchema)]
 pub struct UserDomain {
+    /// The domain, lower case (`blog.example`).
     #[schema(example = "blog.example")]
     domain: String,
     /// Put exactly this text in the file at `verification_url`.
@@ -40,9 +41,11 @@ pub struct UserDomain {
     /// Where the token must be published.
     #[schema(example = "https://blog.example/.well-known/fedflattr")]
     verification_url: String,
+    /// Whether the token file was found (or an admin vouched for the domain).
     verified: bool,
     /// `well_known` (the token was read there) or `admin` (an admin vouched).
     verified_by: Option<String>,
+    /// When it was verified; null until then.
     verified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -64,7 +67,7 @@ fn view(state: &AppState, row: DomainRow) -> UserDomain {
 /// Claims a domain: answers the token to publish at `https://DOMAIN/.well-known/fedflattr`
 /// (the same token when asked again), then call `POST /user/domains/{domain}/verify`.
 #[utoipa::path(post, path = "/user/domains", tag = "domains", security(("bearer" = [])), request_body = DomainClaim,
-    responses((status = 201, body = UserDomain), (status = 409, body = ErrorBody, description = "domain_taken"),
+    responses((status = 201, body = UserDomain, description = "The claimed domain, with the token to publish at https://DOMAIN/.well-known/fedflattr"), (status = 409, body = ErrorBody, description = "domain_taken"),
               (status = 422, body = ErrorBody, description = "invalid_parameters, instance_url")))]
 async fn claim_domain(
     State(state): State<AppState>,
@@ -81,8 +84,8 @@ async fn claim_domain(
 /// Verifies a claimed domain by reading its `.well-known/fedflattr` file. On success every
 /// thing of mine under the domain is proven and the money held for them goes to my earnings.
 #[utoipa::path(post, path = "/user/domains/{domain}/verify", tag = "domains", security(("bearer" = [])),
-    params(("domain" = String, Path, example = "blog.example")),
-    responses((status = 200, body = UserDomain), (status = 404, body = ErrorBody),
+    params(("domain" = String, Path, example = "blog.example", description = "A domain I claimed")),
+    responses((status = 200, body = UserDomain, description = "The domain, verified"), (status = 404, body = ErrorBody, description = "not_found: this user has not claimed that domain"),
               (status = 409, body = ErrorBody, description = "domain_taken"),
               (status = 422, body = ErrorBody, description = "verification_failed")))]
 async fn verify_domain(
@@ -97,7 +100,7 @@ async fn verify_domain(
 
 /// My claimed domains, verified or not.
 #[utoipa::path(get, path = "/user/domains", tag = "domains", security(("bearer" = [])),
-    responses((status = 200, body = [UserDomain])))]
+    responses((status = 200, body = [UserDomain], description = "My claimed and verified domains")))]
 async fn my_domains(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -24,8 +24,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// What a creator received in one closed period.
 #[derive(Serialize, ToSchema)]
 pub struct PeriodLine {
+    /// The period, `YYYY-MM`.
     period: String,
+    /// Flattrs of my things in that period.
     flattrs: i64,
+    /// What they earned me, in the instance currency.
     #[schema(value_type = String)]
     amount: Money,
 }
@@ -33,9 +36,13 @@ pub struct PeriodLine {
 /// What one thing earned over all closed periods.
 #[derive(Serialize, ToSchema)]
 pub struct ThingLine {
+    /// The thing.
     thing_id: i64,
+    /// Its title.
     title: String,
+    /// Its flattrs, all periods.
     flattrs: i64,
+    /// What it earned me, all periods.
     #[schema(value_type = String)]
     amount: Money,
 }
@@ -43,6 +50,7 @@ pub struct ThingLine {
 /// A creator's earnings: balance, per period and per thing.
 #[derive(Serialize, ToSchema)]
 pub struct Earnings {
+    /// The instance currency.
     currency: String,
     /// Earnings not yet paid out, to the ledger's precision.
     #[schema(value_type = String, example = "12.3456")]
@@ -50,21 +58,28 @@ pub struct Earnings {
     /// What a payout may take now: the balance in whole cents.
     #[schema(value_type = String, example = "12.34")]
     withdrawable: Money,
+    /// The smallest payout one may request.
     #[schema(value_type = String, example = "10.00")]
     payout_minimum: Money,
+    /// Earnings per closed period, newest first.
     by_period: Vec<PeriodLine>,
+    /// Earnings per thing.
     by_thing: Vec<ThingLine>,
 }
 
 /// A payout as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Payout {
+    /// The payout.
     id: i64,
+    /// How much is paid out.
     #[schema(value_type = String)]
     amount: Money,
     /// requested, exported or paid.
     state: String,
+    /// When it was requested.
     requested_at: chrono::DateTime<chrono::Utc>,
+    /// When the admin confirmed the transfer; null while pending.
     paid_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -88,7 +103,7 @@ pub struct PayoutRequest {
 
 /// My earnings per closed period and per thing.
 #[utoipa::path(get, path = "/user/earnings", tag = "earnings", security(("bearer" = [])),
-    responses((status = 200, body = Earnings)))]
+    responses((status = 200, body = Earnings, description = "My earnings: balance, what is withdrawable, per period and per thing")))]
 async fn my_earnings(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -124,7 +139,7 @@ async fn my_earnings(
 
 /// My payouts, newest first.
 #[utoipa::path(get, path = "/user/payouts", tag = "earnings", security(("bearer" = [])),
-    responses((status = 200, body = [Payout])))]
+    responses((status = 200, body = [Payout], description = "My payouts, newest first")))]
 async fn my_payouts(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -135,7 +150,7 @@ async fn my_payouts(
 
 /// Requests a payout of earnings (at least the instance's payout minimum).
 #[utoipa::path(post, path = "/user/payouts", tag = "earnings", security(("bearer" = [])), request_body = PayoutRequest,
-    responses((status = 201, body = Payout), (status = 422, body = ErrorBody, description = "below_minimum, insufficient_funds")))]
+    responses((status = 201, body = Payout, description = "The payout, requested (paid when the admin exports and confirms it)"), (status = 422, body = ErrorBody, description = "below_minimum, insufficient_funds")))]
 async fn request_payout(
     State(state): State<AppState>,
     auth: AuthUser,

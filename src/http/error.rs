@@ -4,14 +4,16 @@
 //! (`{"error": "flattr_once", "error_description": "…"}`); a 5xx is logged in full and answered
 //! opaquely, so database details never reach a client.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::accounts::AccountError;
 use crate::domain::ParseError;
 use crate::domain::flattr::FlattrRefusal;
+use crate::domain::settlement::SettlementRefusal;
 use crate::federation::FederationError;
 use crate::flattring::FlattrError;
 use crate::ledger::LedgerError;
@@ -77,6 +79,31 @@ impl ApiError {
             "not_found",
             format!("{what} not found"),
         )
+    }
+
+    /// The answer's status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The machine-readable name (`invalid_parameters`, `flattr_once`, …).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The sentence for people (opaque for a 5xx).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The field to blame, when there is one.
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    /// Seconds after which the request may be retried, for a 429 or 503.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     fn internal(error: &dyn std::fmt::Display) -> Self {
@@ -158,6 +185,19 @@ impl From<FlattrRefusal> for ApiError {
     }
 }
 
+/// The status of a refused step of settlement, for the admin API and for peers' notices
+/// and receipts alike (both reach it as a `LedgerError`).
+pub fn settlement_status(refusal: SettlementRefusal) -> StatusCode {
+    match refusal {
+        SettlementRefusal::UnknownPeriod => StatusCode::NOT_FOUND,
+        SettlementRefusal::AmountMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        SettlementRefusal::NotDebtor
+        | SettlementRefusal::AlreadyPaid
+        | SettlementRefusal::NoPaymentNotice
+        | SettlementRefusal::PaymentConflict => StatusCode::CONFLICT,
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -171,7 +211,8 @@ impl From<StoreError> for ApiError {
             StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Directory(..)
-            | StoreError::Missing(_) => Self::internal(&e),
+            | StoreError::Missing(_)
+            | StoreError::Batch(_) => Self::internal(&e),
         }
     }
 }
@@ -196,6 +237,9 @@ impl From<LedgerError> for ApiError {
             ),
             LedgerError::ReferenceReused { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            LedgerError::Settlement { refusal, message } => {
+                Self::new(settlement_status(refusal), refusal.as_str(), message)
             }
             LedgerError::Store(store) => store.into(),
             LedgerError::Unbalanced { .. } => Self::internal(&e),
@@ -232,6 +276,7 @@ impl From<FederationError> for ApiError {
                 Self::new(status, code, reason)
             }
             FederationError::Store(store) => store.into(),
+            FederationError::Ledger(ledger) => ledger.into(),
             FederationError::Internal(_) => Self::internal(&e),
         }
     }
@@ -266,6 +311,28 @@ impl From<FlattrError> for ApiError {
             FlattrError::PeerLimit { .. } => {
                 Self::new(StatusCode::FORBIDDEN, "peer_limit", e.to_string())
             }
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::RegistrationsClosed => {
+                Self::new(StatusCode::FORBIDDEN, "registrations_closed", e.to_string())
+            }
+            AccountError::WrongCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                e.to_string(),
+            ),
+            AccountError::Disabled => {
+                Self::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
+            }
+            AccountError::Limited(limited) => limited.into(),
+            AccountError::Invalid(parse) => parse.into(),
+            AccountError::Store(store) => store.into(),
+            AccountError::Ledger(ledger) => ledger.into(),
         }
     }
 }
@@ -310,6 +377,13 @@ impl From<JsonRejection> for ApiError {
         };
         // body_text() says which field and why ("budget: invalid type: floating point …").
         Self::new(rejection.status(), code, rejection.body_text())
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        // The web pages' forms: a body that is no form (415) or a field of the wrong type.
+        Self::new(rejection.status(), "invalid_request", rejection.body_text())
     }
 }
 

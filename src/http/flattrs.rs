@@ -29,17 +29,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The thing a flattr went to, as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct FlattredThing {
+    /// The thing.
     id: i64,
+    /// The URL it was registered with.
     url: String,
+    /// Its title.
     title: String,
 }
 
 /// A flattr as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Flattr {
+    /// Always `flattr`.
     #[schema(example = "flattr")]
     r#type: &'static str,
+    /// The flattr.
     id: i64,
+    /// The thing flattred.
     thing: FlattredThing,
     /// The period whose budget pays for it.
     #[schema(example = "2026-11")]
@@ -48,6 +54,7 @@ pub struct Flattr {
     subscription_id: Option<i64>,
     /// False for a plain Like of a thing on software that cannot be paid: it costs nothing.
     charged: bool,
+    /// When it was made.
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -69,18 +76,16 @@ pub fn view(row: FlattrRow) -> Flattr {
 }
 
 /// Flattrs one thing in the current period.
-#[utoipa::path(post, path = "/things/{id}/flattr", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 201, body = Flattr), (status = 402, body = ErrorBody, description = "no_means"),
-              (status = 403, body = ErrorBody, description = "flattr_owner"), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/things/{id}/flattr", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path, description = "The thing's id")),
+    responses((status = 201, body = Flattr, description = "The flattr, recorded in the open period"), (status = 402, body = ErrorBody, description = "no_means"),
+              (status = 403, body = ErrorBody, description = "flattr_owner"), (status = 404, body = ErrorBody, description = "not_found: no such thing"),
               (status = 409, body = ErrorBody, description = "flattr_once")))]
 async fn flattr_thing(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
-    let mut tx = state.store.begin().await?;
-    let row = flattring::flattr(&mut tx, &state, auth.id, Target::Thing(id)).await?;
-    tx.commit().await?;
+    let row = flattring::flattr_committed(&state, auth.id, Target::Thing(id)).await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
@@ -97,8 +102,8 @@ pub struct FlattrRequest {
 /// Flattrs whatever a URL names: a registered thing, an auto-submit URL, or an object on
 /// another server (resolved first, outside any database transaction).
 #[utoipa::path(post, path = "/flattr", tag = "flattrs", security(("bearer" = [])), request_body = FlattrRequest,
-    responses((status = 201, body = Flattr), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Flattr, description = "The flattr of the thing the URL names, recorded in the open period"), (status = 402, body = ErrorBody, description = "no_means: the wallet cannot cover the budget"), (status = 403, body = ErrorBody, description = "flattr_owner (one's own thing), unverified_domain (auto-submit outside a verified domain), peer_blocked or peer_limit"),
+              (status = 404, body = ErrorBody, description = "not_found: the URL names nothing that can be flattred"), (status = 409, body = ErrorBody, description = "flattr_once: already flattred in this period"), (status = 422, body = ErrorBody, description = "invalid_parameters: the URL does not parse, or the remote object cannot be read")))]
 async fn flattr_url(
     State(state): State<AppState>,
     data: Data<AppState>,
@@ -107,9 +112,7 @@ async fn flattr_url(
 ) -> Result<(StatusCode, Json<Flattr>), ApiError> {
     let url = ThingUrl::parse(&body.url)?;
     let target = flattring::find(&data, &url).await?;
-    let mut tx = state.store.begin().await?;
-    let row = flattring::flattr(&mut tx, &state, auth.id, target).await?;
-    tx.commit().await?;
+    let row = flattring::flattr_committed(&state, auth.id, target).await?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
@@ -122,7 +125,7 @@ pub struct PeriodQuery {
 
 /// My flattrs, newest first, of one period or all.
 #[utoipa::path(get, path = "/user/flattrs", tag = "flattrs", security(("bearer" = [])), params(PeriodQuery),
-    responses((status = 200, body = [Flattr]), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = [Flattr], description = "My flattrs of the period (the open one by default)"), (status = 422, body = ErrorBody, description = "invalid_parameters: the period is not YYYY-MM")))]
 async fn my_flattrs(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -134,8 +137,8 @@ async fn my_flattrs(
 }
 
 /// Undoes a flattr of a period that has not closed.
-#[utoipa::path(delete, path = "/flattrs/{id}", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "period_closed")))]
+#[utoipa::path(delete, path = "/flattrs/{id}", tag = "flattrs", security(("bearer" = [])), params(("id" = i64, Path, description = "The flattr's id")),
+    responses((status = 204, description = "The flattr is undone (the period is still open)"), (status = 404, body = ErrorBody, description = "not_found: no such flattr of mine"), (status = 409, body = ErrorBody, description = "period_closed")))]
 async fn undo_flattr(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -150,20 +153,25 @@ async fn undo_flattr(
 /// A flattr received from another server.
 #[derive(Serialize, ToSchema)]
 pub struct ReceivedFlattr {
+    /// My thing.
     thing_id: i64,
+    /// Its title.
     thing_title: String,
     /// The remote user's actor id.
     actor: String,
+    /// The payer's period, `YYYY-MM`.
     period: String,
     /// True for a flattr (money, settled by statement); false for a plain favourite.
     flattr: bool,
+    /// Whether the payer undid it.
     undone: bool,
+    /// When the Like arrived.
     received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Flattrs of my things received from users of other servers, newest first.
 #[utoipa::path(get, path = "/user/received_flattrs", tag = "flattrs", security(("bearer" = [])),
-    responses((status = 200, body = [ReceivedFlattr])))]
+    responses((status = 200, body = [ReceivedFlattr], description = "Flattrs of my things by users of other servers")))]
 async fn received_flattrs(
     State(state): State<AppState>,
     auth: AuthUser,

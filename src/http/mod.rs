@@ -3,11 +3,13 @@
 //! OpenAPI document is generated from the handlers' annotations.
 
 pub mod admin;
+pub mod admin_settlement;
 pub mod domains;
 pub mod earnings;
 pub mod error;
 pub mod extract;
 pub mod flattrs;
+pub mod ops;
 pub mod subscriptions;
 pub mod things;
 pub mod users;
@@ -71,12 +73,19 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The whole HTTP surface: API, OpenAPI document, health check, the federation routes, JSON
-/// fallbacks. The federation middleware wraps it all, so API handlers can fetch from other
-/// servers too.
-pub fn router(state: AppState, federation: crate::federation::Federation) -> Router {
+/// The whole HTTP surface: API, OpenAPI document, health check, the federation routes, the
+/// web pages (`pages`, which `app` hands in: `web` sits beside `http`, not below it), JSON
+/// fallbacks. The federation middleware wraps it all, so API handlers and pages can fetch
+/// from other servers too.
+pub fn router(
+    state: AppState,
+    federation: crate::federation::Federation,
+    pages: Router<AppState>,
+) -> Router {
     let (api, openapi) = api();
-    let api = api.merge(crate::federation::router(federation.clone()));
+    let api = api
+        .merge(crate::federation::router(federation.clone()))
+        .merge(pages);
     let openapi = Arc::new(openapi);
     let max_body = state.settings.max_body_bytes;
     let body_timeout = std::time::Duration::from_secs(state.settings.body_timeout_secs);
@@ -88,6 +97,7 @@ pub fn router(state: AppState, federation: crate::federation::Federation) -> Rou
         }),
     )
     .route("/healthz", get(healthz))
+    .route("/metrics", get(ops::metrics))
     .fallback(|| async { ApiError::not_found("this route") })
     .method_not_allowed_fallback(|| async {
         ApiError::new(
@@ -101,8 +111,8 @@ pub fn router(state: AppState, federation: crate::federation::Federation) -> Rou
     // handler for as long as it likes.
     .layer(RequestBodyTimeoutLayer::new(body_timeout))
     // Browsers must not guess types (a JSON answer is never run as a script) and nothing may
-    // frame our pages (clickjacking of a flattr). A route that must be framed — the
-    // embeddable button to come — sets its own Content-Security-Policy, which is kept.
+    // frame our pages (clickjacking of a flattr). The web pages set their own policy (they
+    // load our stylesheet), which is kept; the button is a link, never framed.
     .layer(SetResponseHeaderLayer::overriding(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -119,6 +129,11 @@ pub fn router(state: AppState, federation: crate::federation::Federation) -> Rou
         ))
     }))
     .layer(TraceLayer::new_for_http())
+    // Outside the panic catcher, so a panic's 500 is counted and logged like any answer.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        ops::observe,
+    ))
     .layer(activitypub_federation::config::FederationMiddleware::new(
         federation,
     ))

@@ -27,18 +27,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A subscription as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Subscription {
+    /// Always `subscription`.
     #[schema(example = "subscription")]
     r#type: &'static str,
+    /// The subscription.
     id: i64,
+    /// The thing flattred each period.
     thing_id: i64,
+    /// Its title.
     thing_title: String,
+    /// How many periods it runs: 3, 6 or 12.
     periods_total: i64,
     /// Periods still to be flattred after the last one.
     periods_left: i64,
+    /// Paused subscriptions skip periods without ending.
     paused: bool,
     /// False once stopped or used up.
     active: bool,
+    /// The last period it flattred in, `YYYY-MM`.
     last_period: Option<String>,
+    /// When it was made.
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -74,12 +82,13 @@ pub struct NewSubscription {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionUpdate {
+    /// `true` pauses, `false` resumes.
     paused: bool,
 }
 
 /// My subscriptions, newest first.
 #[utoipa::path(get, path = "/user/subscriptions", tag = "subscriptions", security(("bearer" = [])),
-    responses((status = 200, body = [Subscription])))]
+    responses((status = 200, body = [Subscription], description = "My subscriptions")))]
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -91,8 +100,8 @@ async fn list(
 /// Subscribes to a thing: it is flattred now and in each of the next periods.
 #[utoipa::path(post, path = "/user/subscriptions", tag = "subscriptions", security(("bearer" = [])),
     request_body = NewSubscription,
-    responses((status = 201, body = Subscription), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Subscription, description = "The subscription, with its first flattr in the open period"), (status = 402, body = ErrorBody, description = "no_means: the wallet cannot cover the budget"), (status = 403, body = ErrorBody, description = "flattr_owner: one's own thing"),
+              (status = 404, body = ErrorBody, description = "not_found: no such thing"), (status = 409, body = ErrorBody, description = "conflict (already subscribed to this thing) or flattr_once (already flattred in this period)"), (status = 422, body = ErrorBody, description = "invalid_parameters: periods must be 3, 6 or 12")))]
 async fn subscribe(
     State(state): State<AppState>,
     data: Data<AppState>,
@@ -113,8 +122,8 @@ async fn subscribe(
 
 /// Pauses or resumes a subscription.
 #[utoipa::path(patch, path = "/user/subscriptions/{id}", tag = "subscriptions", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = SubscriptionUpdate,
-    responses((status = 200, body = Subscription), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "The subscription's id")), request_body = SubscriptionUpdate,
+    responses((status = 200, body = Subscription, description = "The subscription, paused or resumed"), (status = 404, body = ErrorBody, description = "not_found: no such subscription of mine"), (status = 409, body = ErrorBody, description = "conflict: the subscription has ended")))]
 async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -129,8 +138,8 @@ async fn update(
 
 /// Stops a subscription for good.
 #[utoipa::path(delete, path = "/user/subscriptions/{id}", tag = "subscriptions", security(("bearer" = [])),
-    params(("id" = i64, Path)),
-    responses((status = 200, body = Subscription), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "The subscription's id")),
+    responses((status = 200, body = Subscription, description = "The subscription, stopped (flattrs already made stay)"), (status = 404, body = ErrorBody, description = "not_found: no such subscription of mine"), (status = 409, body = ErrorBody, description = "conflict: the subscription has ended already")))]
 async fn stop(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -33,12 +33,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThing {
+    /// The URL of the post, article or video (http or https; not an ActivityPub object of another server, not a page of this instance).
     #[schema(example = "https://blog.example/2026/11/hello")]
     url: String,
+    /// Its title.
     #[schema(example = "Hello, fediverse")]
     title: String,
+    /// A short description (optional).
     #[serde(default)]
     description: String,
+    /// Tags (optional).
     #[serde(default)]
     tags: Vec<String>,
     /// `en`, `en-GB` or Flattr's `en_GB`.
@@ -48,6 +52,7 @@ pub struct NewThing {
     #[serde(default = "rest")]
     #[schema(example = "text")]
     category: String,
+    /// Hidden things are not listed on the owner's page (default false).
     #[serde(default)]
     hidden: bool,
 }
@@ -60,37 +65,54 @@ fn rest() -> String {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThingUpdate {
+    /// A new title.
     title: Option<String>,
+    /// A new description.
     description: Option<String>,
+    /// New tags (replace the old ones).
     tags: Option<Vec<String>>,
+    /// A language tag such as `en`.
     language: Option<String>,
+    /// One of Flattr's categories: `text`, `images`, `video`, `audio`, `software`, `people`, `rest`.
     category: Option<String>,
+    /// Hide it from the owner's page, or show it again.
     hidden: Option<bool>,
 }
 
 /// A thing's owner as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Owner {
+    /// The owner's username on this instance.
     username: String,
 }
 
 /// A thing as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct Thing {
+    /// Always `thing`.
     #[schema(example = "thing")]
     r#type: &'static str,
+    /// The thing.
     id: i64,
     /// This thing in the API.
     resource: String,
     /// This thing's page on the instance.
     link: String,
+    /// The URL it was registered with.
     url: String,
+    /// Its title.
     title: String,
+    /// Its description.
     description: String,
+    /// Its tags.
     tags: Vec<String>,
+    /// Its language tag.
     language: String,
+    /// Its Flattr category.
     category: String,
+    /// Whether it is hidden from the owner's page.
     hidden: bool,
+    /// Who is paid for it.
     owner: Owner,
     /// How many flattrs it has received from users of this instance (all periods).
     flattrs: i64,
@@ -112,7 +134,9 @@ pub struct Thing {
     /// Money of closed periods held for it until it is proven (or returned to the payers).
     #[schema(value_type = String, example = "0.00")]
     held: Money,
+    /// When it was registered.
     created_at: chrono::DateTime<chrono::Utc>,
+    /// When it last changed.
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -162,9 +186,9 @@ pub fn view(state: &AppState, row: ThingRow) -> Thing {
 /// links back with `rel="payment"` to your profile or is under a domain you verified; until
 /// then its shares are held. An unreadable page registers the thing unproven.
 #[utoipa::path(post, path = "/things", tag = "things", security(("bearer" = [])), request_body = NewThing,
-    responses((status = 201, body = Thing), (status = 409, body = ErrorBody),
+    responses((status = 201, body = Thing, description = "The thing, registered (proven or not: see `proven` and `unproven_reason`)"), (status = 409, body = ErrorBody, description = "conflict: this URL is registered already"),
               (status = 422, body = ErrorBody, description = "invalid_parameters, remote_object, instance_url"),
-              (status = 429, body = ErrorBody)))]
+              (status = 429, body = ErrorBody, description = "rate_limited: too many URLs examined for that origin; see Retry-After")))]
 async fn create_thing(
     State(state): State<AppState>,
     data: Data<AppState>,
@@ -191,9 +215,9 @@ async fn create_thing(
 /// `rel="payment"` link (`<link>` or `<a>`) to your profile (`/users/NAME`) or to the thing's
 /// page here (`/things/ID`). When it is proven now, the money held for it goes to your
 /// earnings. The answer says `proven`, and `unproven_reason` when not.
-#[utoipa::path(post, path = "/things/{id}/prove", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = Thing), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody, description = "remote_object"), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/things/{id}/prove", tag = "things", security(("bearer" = [])), params(("id" = i64, Path, description = "The thing's id")),
+    responses((status = 200, body = Thing, description = "The thing, with its proof checked again"), (status = 403, body = ErrorBody, description = "forbidden: not the thing's owner"), (status = 404, body = ErrorBody, description = "not_found: no such thing"),
+              (status = 422, body = ErrorBody, description = "remote_object"), (status = 429, body = ErrorBody, description = "rate_limited: too many URLs examined for that origin; see Retry-After")))]
 async fn prove_thing(
     State(state): State<AppState>,
     data: Data<AppState>,
@@ -213,7 +237,7 @@ pub struct LookupQuery {
 
 /// Finds the thing registered for a URL.
 #[utoipa::path(get, path = "/things/lookup", tag = "things", params(LookupQuery),
-    responses((status = 200, body = Thing), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Thing, description = "The thing registered at that URL"), (status = 404, body = ErrorBody, description = "not_found: no thing has that URL"), (status = 422, body = ErrorBody, description = "invalid_parameters: the URL does not parse")))]
 async fn lookup(
     State(state): State<AppState>,
     Query(query): Query<LookupQuery>,
@@ -226,8 +250,8 @@ async fn lookup(
 }
 
 /// One thing.
-#[utoipa::path(get, path = "/things/{id}", tag = "things", params(("id" = i64, Path)),
-    responses((status = 200, body = Thing), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/things/{id}", tag = "things", params(("id" = i64, Path, description = "The thing's id")),
+    responses((status = 200, body = Thing, description = "The thing"), (status = 404, body = ErrorBody, description = "not_found: no such thing (or hidden from the viewer)")))]
 async fn get_thing(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -239,9 +263,9 @@ async fn get_thing(
 }
 
 /// Edits your own thing.
-#[utoipa::path(patch, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(patch, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path, description = "The thing's id")),
     request_body = ThingUpdate,
-    responses((status = 200, body = Thing), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Thing, description = "The thing, changed"), (status = 403, body = ErrorBody, description = "forbidden: not the thing's owner"), (status = 404, body = ErrorBody, description = "not_found: no such thing")))]
 async fn update_thing(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -266,8 +290,8 @@ async fn update_thing(
 }
 
 /// Deletes your own thing; its flattrs in open periods are withdrawn.
-#[utoipa::path(delete, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/things/{id}", tag = "things", security(("bearer" = [])), params(("id" = i64, Path, description = "The thing's id")),
+    responses((status = 204, description = "The thing is deleted"), (status = 403, body = ErrorBody, description = "forbidden: not the thing's owner"), (status = 404, body = ErrorBody, description = "not_found: no such thing")))]
 async fn delete_thing(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -280,8 +304,8 @@ async fn delete_thing(
 }
 
 /// A user's things, newest first; hidden ones only for their owner.
-#[utoipa::path(get, path = "/users/{username}/things", tag = "things", params(("username" = String, Path)),
-    responses((status = 200, body = [Thing]), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/users/{username}/things", tag = "things", params(("username" = String, Path, description = "A username on this instance")),
+    responses((status = 200, body = [Thing], description = "The user's things (hidden ones only to their owner)"), (status = 404, body = ErrorBody, description = "not_found: no such user")))]
 async fn things_of_user(
     State(state): State<AppState>,
     viewer: MaybeUser,

@@ -10,15 +10,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AuthUser, ClientIp, Json, Path};
+use crate::accounts;
 use crate::domain::money::Money;
-use crate::domain::period::Period;
-use crate::domain::split::close_user;
-use crate::domain::username::{NewPassword, Username};
-use crate::domain::{ParseError, password};
-use crate::federation::actors::generate_keys;
-use crate::ledger::{self, Account};
-use crate::store::users::NewUser;
-use crate::store::{StoreError, flattrs, tokens, users};
+use crate::store::{tokens, users};
 
 /// `/api/v1/users` and `/api/v1/sessions`: sign up, log in and out, the current user.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,8 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// 1 to 30 letters a-z (any case, kept lower-case), digits and underscores.
     #[schema(example = "alice")]
     username: String,
+    /// At least 8 characters (at most 256 bytes); on log-in, the password as set.
     #[schema(example = "correct horse battery")]
     password: String,
 }
@@ -43,20 +39,26 @@ pub struct Credentials {
 /// A user as anyone may see them.
 #[derive(Serialize, ToSchema)]
 pub struct PublicUser {
+    /// Always `user`.
     #[schema(example = "user")]
     r#type: &'static str,
+    /// The username.
     username: String,
     /// The fediverse handle, `NAME@DOMAIN`.
     handle: String,
+    /// The user's page and ActivityPub actor.
     link: String,
+    /// When the user signed up.
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What this period will cost the user so far.
 #[derive(Serialize, ToSchema)]
 pub struct CurrentPeriod {
+    /// The open period, `YYYY-MM`.
     #[schema(example = "2026-11")]
     period: String,
+    /// My flattrs in it so far.
     flattrs: i64,
     /// `min(budget, wallet)` if the user flattred anything this period, else nothing.
     #[schema(value_type = String, example = "2.00")]
@@ -69,29 +71,41 @@ pub struct CurrentPeriod {
 /// The logged-in user as they see themselves: wallet, budget, the current period.
 #[derive(Serialize, ToSchema)]
 pub struct Me {
+    /// Always `user`.
     #[schema(example = "user")]
     r#type: &'static str,
+    /// My username.
     username: String,
+    /// My fediverse handle, `name@domain`.
     handle: String,
+    /// The instance currency.
     #[schema(example = "EUR")]
     currency: String,
+    /// Money in my wallet.
     #[schema(value_type = String, example = "20.00")]
     wallet: Money,
+    /// My monthly budget, split over my flattrs at the close.
     #[schema(value_type = String, example = "2.00")]
     budget: Money,
+    /// The smallest budget this instance allows.
     #[schema(value_type = String, example = "2.00")]
     min_budget: Money,
+    /// What my things have earned and I have not been paid out.
     #[schema(value_type = String, example = "0.3333")]
     earnings: Money,
+    /// The open period and what each flattr in it costs so far.
     current_period: CurrentPeriod,
 }
 
 /// A new session: the bearer token and whom it belongs to.
 #[derive(Serialize, ToSchema)]
 pub struct Session {
+    /// The bearer token: send it as `Authorization: Bearer TOKEN`.
     access_token: String,
+    /// Always `bearer`.
     #[schema(example = "bearer")]
     token_type: &'static str,
+    /// Whom the token belongs to.
     user: Me,
 }
 
@@ -106,80 +120,37 @@ pub struct UserUpdate {
 
 /// The current user's own view, read from the store and the ledger.
 pub async fn me_view(state: &AppState, user_id: i64) -> Result<Me, ApiError> {
-    let pool = state.store.pool();
-    let user = users::by_id(pool, user_id).await?;
-    let wallet = ledger::balance(pool, &Account::Wallet(user_id)).await?;
-    let earnings = ledger::balance(pool, &Account::Earnings(user_id)).await?;
-    let period = Period::containing(state.clock.now());
-    let count = flattrs::count_of_user(pool, user_id, period).await?;
-    let estimate = close_user(
-        user.budget(),
-        wallet,
-        state.settings.fee_rate,
-        usize::try_from(count).unwrap_or(0),
-    );
+    let o = accounts::overview(state, user_id).await?;
     Ok(Me {
         r#type: "user",
-        handle: format!("{}@{}", user.username, state.settings.domain),
-        budget: user.budget(),
-        username: user.username,
+        handle: format!("{}@{}", o.user.username, state.settings.domain),
+        budget: o.user.budget(),
+        username: o.user.username,
         currency: state.settings.currency.to_string(),
-        wallet,
+        wallet: o.wallet,
         min_budget: state.settings.min_budget,
-        earnings,
+        earnings: o.earnings,
         current_period: CurrentPeriod {
-            period: period.to_string(),
-            flattrs: count,
-            cost: if count > 0 {
-                estimate.spend
-            } else {
-                Money::ZERO
-            },
-            per_flattr: estimate.shares.last().copied().unwrap_or(Money::ZERO),
+            period: o.period.to_string(),
+            flattrs: o.flattrs,
+            cost: o.cost,
+            per_flattr: o.per_flattr,
         },
     })
 }
 
 /// Signs up and returns a bearer token. The budget starts at the instance minimum.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = Credentials,
-    responses((status = 201, body = Session), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = Session, description = "The new user and a bearer token"), (status = 403, body = ErrorBody, description = "registrations_closed: this instance does not take sign-ups"), (status = 409, body = ErrorBody, description = "username_taken"),
+              (status = 422, body = ErrorBody, description = "invalid_parameters: the username or password does not fit the rules (the field is named)"), (status = 429, body = ErrorBody, description = "rate_limited: too many sign-ups from this address; see Retry-After"), (status = 503, body = ErrorBody, description = "busy: every password-hashing slot is taken; see Retry-After")))]
 async fn sign_up(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     Json(body): Json<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    if !state.settings.registrations_open {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "registrations_closed",
-            "this instance does not take sign-ups; ask its admin for an account",
-        ));
-    }
-    state.limits.sign_up.check(&client)?;
-    let username = Username::parse(&body.username)?;
-    let password = NewPassword::parse(&body.password)?;
-    // argon2 and RSA key generation are CPU- and memory-heavy: a few at a time, off the async
-    // threads.
-    let (hash, keys) = state
-        .limits
-        .heavy(move || (password::hash(&password), generate_keys()))
-        .await?;
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let new = NewUser {
-        username: &username,
-        password_hash: &hash,
-        budget: state.settings.min_budget,
-        is_admin: false,
-        public_key: &keys.public_key,
-        private_key: &keys.private_key,
-    };
-    let user = users::create(&mut tx, &new, now).await?;
-    ledger::open_user_accounts(&mut tx, user.id).await?;
-    let token = tokens::issue(&mut tx, user.id, now).await?;
+    let (mut tx, user) = accounts::sign_up(&state, client, &body.username, &body.password).await?;
+    let token = tokens::issue(&mut tx, user.id, state.clock.now()).await?;
     tx.commit().await?;
-    tracing::info!(user = %username, "signed up");
     let me = me_view(&state, user.id).await?;
     Ok((
         StatusCode::CREATED,
@@ -193,37 +164,14 @@ async fn sign_up(
 
 /// Logs in with username and password and returns a new bearer token.
 #[utoipa::path(post, path = "/tokens", tag = "users", request_body = Credentials,
-    responses((status = 201, body = Session), (status = 401, body = ErrorBody),
-              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = Session, description = "A new bearer token and its user"), (status = 401, body = ErrorBody, description = "invalid_credentials: wrong username or password"),
+              (status = 429, body = ErrorBody, description = "rate_limited: too many log-ins from this address; see Retry-After"), (status = 503, body = ErrorBody, description = "busy: every password-hashing slot is taken; see Retry-After")))]
 async fn log_in(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     Json(body): Json<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    state.limits.login.check(&client)?;
-    let wrong = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "wrong username or password",
-        )
-    };
-    let user = match users::by_name(state.store.pool(), &body.username).await {
-        Ok(user) => Some(user),
-        Err(StoreError::NotFound(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    // An unknown name is checked against a dummy hash: it costs what a known one costs, so
-    // neither the answer's time nor the load tells which names exist.
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let candidate = body.password;
-    let ok = state
-        .limits
-        .heavy(move || password::verify_or_dummy(stored.as_deref(), &candidate))
-        .await?;
-    let Some(user) = user.filter(|_| ok) else {
-        return Err(wrong());
-    };
+    let user = accounts::log_in(&state, client, &body.username, &body.password).await?;
     let mut tx = state.store.begin().await?;
     let token = tokens::issue(&mut tx, user.id, state.clock.now()).await?;
     tx.commit().await?;
@@ -240,7 +188,7 @@ async fn log_in(
 
 /// Revokes the token this request is made with.
 #[utoipa::path(delete, path = "/tokens/current", tag = "users", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "The token is revoked"), (status = 401, body = ErrorBody, description = "No valid bearer token (unauthorized)")))]
 async fn log_out(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
     let mut tx = state.store.begin().await?;
     tokens::revoke(&mut tx, &auth.token).await?;
@@ -250,40 +198,27 @@ async fn log_out(State(state): State<AppState>, auth: AuthUser) -> Result<Status
 
 /// The signed-in user: wallet, budget, earnings and what the current period will cost.
 #[utoipa::path(get, path = "/user", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Me, description = "Me: wallet, budget, earnings and what this period costs per flattr"), (status = 401, body = ErrorBody, description = "No valid bearer token (unauthorized)")))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Me>, ApiError> {
     Ok(Json(me_view(&state, auth.id).await?))
 }
 
 /// Sets the monthly budget.
 #[utoipa::path(patch, path = "/user", tag = "users", security(("bearer" = [])), request_body = UserUpdate,
-    responses((status = 200, body = Me), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Me, description = "Me, with the new budget"), (status = 422, body = ErrorBody, description = "invalid_parameters: the budget is not an amount at least min_budget")))]
 async fn update_me(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<UserUpdate>,
 ) -> Result<Json<Me>, ApiError> {
-    let budget = Money::parse_payable("budget", &body.budget)?;
-    if budget < state.settings.min_budget {
-        return Err(ParseError::new(
-            "budget",
-            format!(
-                "must be at least the instance minimum of {}",
-                state.settings.min_budget
-            ),
-        )
-        .into());
-    }
-    let mut tx = state.store.begin().await?;
-    users::set_budget(&mut tx, auth.id, budget).await?;
-    tx.commit().await?;
+    accounts::set_budget(&state, auth.id, &body.budget).await?;
     Ok(Json(me_view(&state, auth.id).await?))
 }
 
 /// A user's public profile.
 #[utoipa::path(get, path = "/users/{username}", tag = "users",
-    params(("username" = String, Path)),
-    responses((status = 200, body = PublicUser), (status = 404, body = ErrorBody)))]
+    params(("username" = String, Path, description = "A username on this instance")),
+    responses((status = 200, body = PublicUser, description = "The user's public profile"), (status = 404, body = ErrorBody, description = "not_found: no such user")))]
 async fn public_user(
     State(state): State<AppState>,
     Path(username): Path<String>,

@@ -104,6 +104,7 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
              GROUP BY h.thing_id",
         )
         .await?,
+        check(pool, "every close's totals per thing are the sums of its shares", CLOSE_TOTALS).await?,
         check(
             pool,
             "pending payouts equal the payouts account",
@@ -127,6 +128,8 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
         check(pool, "what peers owe us is what we accepted of their statements", RECEIVABLES).await?,
         check(pool, "pending earnings are the accepted lines of their creators", PENDING).await?,
         check(pool, "what we owe each peer, agreed or disputed, is what the closes gave its things", PAYABLES).await?,
+        check(pool, "every netting pays whole cents of its net and carries the rest to the next", NETTINGS).await?,
+        check(pool, "the rest carried with each peer is what its settled nettings left", CARRIES).await?,
     ];
     Ok(AuditReport {
         ok: checks.iter().all(|c| c.ok),
@@ -134,7 +137,8 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
     })
 }
 
-/// Per peer: `receivable:PEER` is minus the accepted lines of the statements it sent us.
+/// Per peer: `receivable:PEER` is minus the accepted lines of the statements it sent us, less
+/// what settled nettings took out of it (`theirs` of each netting whose books are posted).
 const RECEIVABLES: &str = "
     SELECT 'receivable:' || x.peer || ' holds ' || CAST(x.balance AS TEXT)
            || ' but accepted lines total ' || CAST(x.accepted AS TEXT)
@@ -143,12 +147,15 @@ const RECEIVABLES: &str = "
                  COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
                            JOIN statements s ON s.id = l.statement_id
                            WHERE s.direction = 'received' AND s.peer = p.peer
-                             AND l.outcome = 'accepted'), 0) AS accepted
+                             AND l.outcome = 'accepted' AND s.superseded_at IS NULL), 0)
+                 - COALESCE((SELECT CAST(SUM(n.theirs) AS BIGINT) FROM settlement_nets n
+                             WHERE n.peer = p.peer AND n.posted = 1), 0) AS accepted
           FROM (SELECT peer FROM statements WHERE direction = 'received'
                 UNION SELECT SUBSTR(name, 12) FROM accounts WHERE kind = 'receivable') p) x
     WHERE x.balance <> -x.accepted";
 
-/// Per creator: `pending:USER` is the accepted lines credited to them.
+/// Per creator: `pending:USER` is the accepted lines credited to them, less those of
+/// statements whose netting closed (made withdrawable then).
 const PENDING: &str = "
     SELECT 'pending:' || CAST(x.user_id AS TEXT) || ' holds ' || CAST(x.balance AS TEXT)
            || ' but accepted lines total ' || CAST(x.accepted AS TEXT)
@@ -158,14 +165,18 @@ const PENDING: &str = "
                  COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
                            JOIN statements s ON s.id = l.statement_id
                            WHERE s.direction = 'received' AND l.owner_id = u.user_id
-                             AND l.outcome = 'accepted'), 0) AS accepted
+                             AND l.outcome = 'accepted' AND s.superseded_at IS NULL
+                             AND NOT EXISTS (SELECT 1 FROM settlement_nets n
+                                             WHERE n.received_statement = s.ap_id
+                                               AND n.state IN ('received', 'closed'))), 0) AS accepted
           FROM (SELECT owner_id AS user_id FROM statement_lines WHERE owner_id IS NOT NULL
                 UNION SELECT user_id FROM accounts WHERE kind = 'pending') u) x
     WHERE x.balance <> x.accepted";
 
 /// Per peer: `payable:PEER + disputed:PEER` is the sum of the close shares of its things (a
-/// claim only moves disputed amounts from one to the other), and `disputed:PEER` is the
-/// disputed lines of our statements to it.
+/// claim only moves disputed amounts from one to the other) less what settled nettings took
+/// out (`ours` of each netting whose books are posted), and `disputed:PEER` is the disputed
+/// lines of our statements to it.
 const PAYABLES: &str = "
     SELECT 'peer ' || x.peer || ': payable ' || CAST(x.payable AS TEXT) || ' + disputed '
            || CAST(x.disputed AS TEXT) || ' but shares ' || CAST(x.shares AS TEXT)
@@ -174,13 +185,68 @@ const PAYABLES: &str = "
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'payable:' || p.peer), 0) AS payable,
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'disputed:' || p.peer), 0) AS disputed,
                  COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_shares c
-                           WHERE c.peer = p.peer), 0) AS shares,
+                           WHERE c.peer = p.peer), 0)
+                 - COALESCE((SELECT CAST(SUM(n.ours) AS BIGINT) FROM settlement_nets n
+                             WHERE n.peer = p.peer AND n.posted = 1), 0) AS shares,
                  COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
                            JOIN statements s ON s.id = l.statement_id
-                           WHERE s.direction = 'sent' AND s.peer = p.peer
+                           WHERE s.direction = 'sent' AND s.peer = p.peer AND s.superseded_at IS NULL
                              AND l.outcome IS NOT NULL AND l.outcome <> 'accepted'), 0) AS disputed_lines
           FROM (SELECT peer FROM close_shares WHERE peer IS NOT NULL
                 UNION SELECT SUBSTR(name, 9) FROM accounts WHERE kind IN ('payable', 'disputed')
                   AND name LIKE 'payable:%'
                 UNION SELECT SUBSTR(name, 10) FROM accounts WHERE name LIKE 'disputed:%') p) x
     WHERE x.payable + x.disputed <> x.shares OR x.disputed <> x.disputed_lines";
+
+/// Per netting: its figures add up (what we owe less what the peer owes plus the rest carried
+/// in is the amount paid, signed by who pays, plus the rest carried out), the rest carried in
+/// is the previous netting's rest with that peer, and a netting past `netted` on the side that
+/// moved money has its books posted.
+const NETTINGS: &str = "
+    SELECT 'netting of ' || n.period || ' with ' || n.peer || ': '
+           || CASE WHEN n.ours - n.theirs + n.carried_in - n.carried_out
+                        <> CASE n.debtor WHEN 'us' THEN n.amount WHEN 'peer' THEN -n.amount ELSE 0 END
+                   THEN 'figures do not add up'
+                   WHEN n.carried_in <> COALESCE((SELECT p.carried_out FROM settlement_nets p
+                                                 WHERE p.peer = n.peer AND p.period < n.period
+                                                 ORDER BY p.period DESC LIMIT 1), 0)
+                   THEN 'the rest carried in is not the previous rest'
+                   ELSE 'settled but not posted' END
+    FROM settlement_nets n
+    WHERE n.ours - n.theirs + n.carried_in - n.carried_out
+              <> CASE n.debtor WHEN 'us' THEN n.amount WHEN 'peer' THEN -n.amount ELSE 0 END
+       OR n.carried_in <> COALESCE((SELECT p.carried_out FROM settlement_nets p
+                                    WHERE p.peer = n.peer AND p.period < n.period
+                                    ORDER BY p.period DESC LIMIT 1), 0)
+       OR (n.posted = 0 AND (n.state IN ('received', 'closed')
+                             OR (n.state = 'paid' AND n.debtor = 'us')))";
+
+/// Per peer: `carry:PEER` is the sum of what each posted netting changed the rest by.
+const CARRIES: &str = "
+    SELECT 'carry:' || x.peer || ' holds ' || CAST(x.balance AS TEXT)
+           || ' but settled nettings leave ' || CAST(x.carried AS TEXT)
+    FROM (SELECT p.peer,
+                 COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'carry:' || p.peer), 0) AS balance,
+                 COALESCE((SELECT CAST(SUM(n.carried_out - n.carried_in) AS BIGINT)
+                           FROM settlement_nets n WHERE n.peer = p.peer AND n.posted = 1), 0) AS carried
+          FROM (SELECT peer FROM settlement_nets
+                UNION SELECT SUBSTR(name, 7) FROM accounts WHERE kind = 'carry') p) x
+    WHERE x.balance <> x.carried";
+
+/// Per period and thing: the close posted from `close_things` what `close_shares` says each
+/// flattr received (the close writes both in one stage; a total that disagrees would have paid
+/// the wrong amount). Both ways — totals without shares, shares without a total — in one sorted
+/// pass over both tables (a join of the two sums was quadratic on SQLite).
+const CLOSE_TOTALS: &str = "
+    SELECT 'close of ' || period || ', thing ' || CAST(thing_id AS TEXT) || ': totals say '
+           || CAST(SUM(total) AS TEXT) || ' over ' || CAST(SUM(counted) AS TEXT)
+           || ' flattrs, shares sum to ' || CAST(SUM(shares) AS TEXT) || ' over '
+           || CAST(SUM(n) AS TEXT)
+    FROM (SELECT period, thing_id, amount AS total, flattrs AS counted,
+                 CAST(0 AS BIGINT) AS shares, CAST(0 AS BIGINT) AS n
+          FROM close_things
+          UNION ALL
+          SELECT period, thing_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), amount, CAST(1 AS BIGINT)
+          FROM close_shares) x
+    GROUP BY period, thing_id
+    HAVING SUM(total) <> SUM(shares) OR SUM(counted) <> SUM(n)";

@@ -42,6 +42,9 @@ pub enum Account {
     /// What we stated to the peer at this origin and it disputed: moved out of `payable` so that
     /// only agreed amounts are ever netted.
     Disputed(String),
+    /// The sub-cent rest of the last settled netting with the peer at this origin, carried to
+    /// the next one (positive: we owe it; negative: it owes us). See `settle::netting`.
+    Carry(String),
     /// Shares of flattrs of one unproven local thing, held until the thing is proven (then
     /// they go to its owner's earnings) or `held_periods` periods have passed (then back to
     /// the payers' wallets). See `settle::held`.
@@ -62,6 +65,7 @@ impl Account {
             Account::Receivable(origin) => format!("receivable:{origin}"),
             Account::Pending(user) => format!("pending:{user}"),
             Account::Disputed(origin) => format!("disputed:{origin}"),
+            Account::Carry(origin) => format!("carry:{origin}"),
             Account::Held(thing) => format!("held:{thing}"),
         }
     }
@@ -79,6 +83,7 @@ impl Account {
             Account::Receivable(_) => "receivable",
             Account::Pending(_) => "pending",
             Account::Disputed(_) => "disputed",
+            Account::Carry(_) => "carry",
             Account::Held(_) => "held",
         }
     }
@@ -134,6 +139,14 @@ pub enum LedgerError {
         reference: String,
         /// The deposit recorded under it (amount and user).
         recorded: String,
+    },
+    /// Settlement with a peer refuses the step (a payment of the wrong amount, say).
+    #[error("{}: {message}", refusal.as_str())]
+    Settlement {
+        /// Which rule refused it.
+        refusal: crate::domain::settlement::SettlementRefusal,
+        /// What exactly, in words.
+        message: String,
     },
     /// The database failed or refused.
     #[error(transparent)]
@@ -193,14 +206,14 @@ where
     Ok(Money::from_minor(balance.unwrap_or(0)))
 }
 
-/// The origins of the peers we have settlement accounts with (`payable`, `receivable` or
-/// `disputed`), sorted: the peers the admin's listing shows even before any statement.
+/// The origins of the peers we have settlement accounts with (`payable`, `receivable`,
+/// `disputed` or `carry`), sorted: the peers the admin's listing shows even before any statement.
 pub async fn peers_with_accounts<'e, E>(db: E) -> Result<Vec<String>, LedgerError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let names: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM accounts WHERE kind IN ('payable', 'receivable', 'disputed')",
+        "SELECT name FROM accounts WHERE kind IN ('payable', 'receivable', 'disputed', 'carry')",
     )
     .fetch_all(db)
     .await?;

@@ -196,3 +196,42 @@ pub async fn confirm(
     }
     Ok(rows)
 }
+
+/// The payouts not paid yet (`requested` or `exported`), oldest first: the admin's to-do.
+pub async fn pending<'e, E>(db: E) -> Result<Vec<PayoutRow>, LedgerError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE p.state IN ('requested', 'exported') ORDER BY p.id"
+    )))
+    .fetch_all(db)
+    .await?)
+}
+
+/// Exported payouts as the CSV the admin hands to the bank: one line per payout with its
+/// amount in `currency`. `fedflattr admin payouts export` and the admin's page write this.
+pub fn csv(rows: &[PayoutRow], currency: &str) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "payout_id",
+        "username",
+        "amount",
+        "currency",
+        "requested_at",
+        "batch",
+    ])?;
+    for row in rows {
+        writer.write_record([
+            row.id.to_string(),
+            row.username.clone(),
+            Money::from_minor(row.amount).to_string(),
+            currency.to_owned(),
+            crate::store::from_epoch(row.requested_at).to_rfc3339(),
+            row.batch.clone().unwrap_or_default(),
+        ])?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
+}

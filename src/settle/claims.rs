@@ -102,6 +102,116 @@ pub async fn claim_sent(
     Ok(())
 }
 
+/// The payee's side of a restatement: the earlier version `old` no longer counts. The credits
+/// of its accepted lines are reversed (`pending:USER` −, `receivable:PEER` +) under
+/// `reverse-claim:ID` and it is marked superseded, in the transaction that records and claims
+/// its successor, so the books never count both.
+pub async fn supersede_received(
+    tx: &mut Tx,
+    old: &StatementRow,
+    now: DateTime<Utc>,
+) -> Result<(), LedgerError> {
+    unnet(tx, old).await?;
+    let mut postings: Vec<(Account, Money)> = Vec::new();
+    let mut accepted = 0i64;
+    for line in lines(&mut **tx, old.id).await? {
+        if let (Some("accepted"), Some(owner)) = (line.outcome.as_deref(), line.owner_id) {
+            accepted += line.amount;
+            postings.push((Account::Pending(owner), Money::from_minor(-line.amount)));
+        }
+    }
+    if accepted > 0 {
+        postings.push((
+            Account::Receivable(old.peer.clone()),
+            Money::from_minor(accepted),
+        ));
+        ledger::post(
+            tx,
+            "claim",
+            &format!("reverse-claim:{}", old.ap_id),
+            &format!(
+                "{} version {} of {} restated",
+                old.period, old.version, old.peer
+            ),
+            &postings,
+            now,
+        )
+        .await?;
+    }
+    mark_superseded(tx, old.id, now).await?;
+    Ok(())
+}
+
+/// The payer's side of a restatement, when the claim of the new version arrives: the earlier
+/// version `old`'s disputed amount goes back from `disputed:PEER` to `payable:PEER` under
+/// `reverse-disputed:ID`, and it is marked superseded, in the transaction that records the new
+/// claim.
+pub async fn supersede_sent(
+    tx: &mut Tx,
+    old: &StatementRow,
+    now: DateTime<Utc>,
+) -> Result<(), LedgerError> {
+    unnet(tx, old).await?;
+    let disputed: i64 = lines(&mut **tx, old.id)
+        .await?
+        .iter()
+        .filter(|l| l.outcome.as_deref().is_some_and(|o| o != "accepted"))
+        .map(|l| l.amount)
+        .sum();
+    if disputed > 0 {
+        ledger::post(
+            tx,
+            "claim",
+            &format!("reverse-disputed:{}", old.ap_id),
+            &format!(
+                "{} version {} to {} restated",
+                old.period, old.version, old.peer
+            ),
+            &[
+                (
+                    Account::Disputed(old.peer.clone()),
+                    Money::from_minor(-disputed),
+                ),
+                (
+                    Account::Payable(old.peer.clone()),
+                    Money::from_minor(disputed),
+                ),
+            ],
+            now,
+        )
+        .await?;
+    }
+    mark_superseded(tx, old.id, now).await?;
+    Ok(())
+}
+
+/// A restatement replaces a version only until its period is paid: the netting, if any, is
+/// undone (it is made again from the new version), or the restatement is refused.
+async fn unnet(tx: &mut Tx, old: &StatementRow) -> Result<(), LedgerError> {
+    if super::netting::unnet(tx, &old.peer, &old.period).await? {
+        return Ok(());
+    }
+    Err(LedgerError::Settlement {
+        refusal: crate::domain::settlement::SettlementRefusal::AlreadyPaid,
+        message: format!(
+            "{} with {} is paid or closed; a correction is an adjustment in a later period",
+            old.period, old.peer
+        ),
+    })
+}
+
+async fn mark_superseded(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE statements SET superseded_at = $1, restate_requested_at = NULL
+         WHERE id = $2 AND superseded_at IS NULL",
+    )
+    .bind(epoch(now))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Records that statement `id` was rejected whole, with the Reject and its reason.
 pub async fn reject(
     tx: &mut Tx,

@@ -4,7 +4,10 @@
 
 mod claims;
 pub mod close;
+mod corrections;
 pub mod held;
+pub mod netting;
+pub mod payments;
 pub mod positions;
 mod reconcile;
 pub mod scheduler;

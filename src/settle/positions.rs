@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::netting::{self, NetRow};
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, LedgerError};
@@ -31,6 +32,22 @@ pub struct PeriodPosition {
     pub sent: Option<String>,
     /// The state of the peer's statement to us (`stated`, `claimed`, `rejected`), if any.
     pub received: Option<String>,
+    /// Where the period stands between us: `stated` (a statement is not answered yet),
+    /// `claimed` (both are, not netted yet), `netted`, `paid`, `received` (the creditor
+    /// confirmed, its receipt still to send), `closed`.
+    pub state: String,
+    /// The netted amount, whole cents, once netted.
+    pub net: Option<Money>,
+    /// Who pays it: `us`, `peer` or `none`.
+    pub debtor: Option<String>,
+    /// The sub-cent rest carried to the next netting (positive: we owe it).
+    pub carried: Option<Money>,
+    /// When the payment left, as its debtor recorded it.
+    pub paid_on: Option<String>,
+    /// The bank's reference of the payment.
+    pub reference: Option<String>,
+    /// When the creditor confirmed the money arrived.
+    pub received_on: Option<String>,
 }
 
 /// A peer instance and where we stand with it.
@@ -44,6 +61,9 @@ pub struct PeerPosition {
     pub disputed: Money,
     /// What the peer owes us over all periods (minus `receivable:PEER`).
     pub receivable: Money,
+    /// The sub-cent rest of the last settled netting, carried to the next (`carry:PEER`;
+    /// positive: we owe it).
+    pub carried: Money,
     /// Whether an admin blocked the peer.
     pub blocked: bool,
     /// The most we may owe the peer before our users' flattrs of its things are refused.
@@ -81,6 +101,13 @@ pub struct StatementView {
     pub disputed: Money,
     /// The disputed lines with their reasons.
     pub disputes: Vec<DisputedLine>,
+    /// The version this one restates (its id), for a version above 1.
+    pub supersedes: Option<String>,
+    /// True once a later version replaced it.
+    pub superseded: bool,
+    /// The digests of copies refused under this id with other content (409
+    /// `statement_conflict`): what the peer sent, for the admin to look at.
+    pub conflicts: Vec<String>,
 }
 
 /// A disputed line of a statement.
@@ -120,6 +147,8 @@ struct Summary {
     total: i64,
     accepted: i64,
     disputed: i64,
+    supersedes: Option<String>,
+    superseded_at: Option<i64>,
 }
 
 // Per statement: the accepted lines, the disputed ones (an outcome other than `accepted`) and
@@ -129,11 +158,12 @@ const SUMMARY: &str = "SELECT s.id, s.direction, s.ap_id, s.peer, s.period, s.ve
     CAST(COALESCE(SUM(CASE WHEN l.outcome = 'accepted' THEN l.amount ELSE 0 END), 0) AS BIGINT)
         AS accepted,
     CAST(COALESCE(SUM(CASE WHEN l.outcome IS NOT NULL AND l.outcome <> 'accepted'
-        THEN l.amount ELSE 0 END), 0) AS BIGINT) AS disputed
+        THEN l.amount ELSE 0 END), 0) AS BIGINT) AS disputed,
+    s.supersedes, s.superseded_at
     FROM statements s LEFT JOIN statement_lines l ON l.statement_id = s.id
     WHERE ($1 IS NULL OR s.peer = $1) AND ($2 IS NULL OR s.period = $2)
     GROUP BY s.id, s.direction, s.ap_id, s.peer, s.period, s.version, s.state, s.reason,
-        s.currency, s.line_count, s.total
+        s.currency, s.line_count, s.total, s.supersedes, s.superseded_at
     ORDER BY s.peer, s.period, s.direction, s.version";
 
 async fn summaries(
@@ -172,6 +202,33 @@ pub async fn peers(db: &sqlx::AnyPool) -> Result<Vec<PeerPosition>, LedgerError>
             position.received = Some(s.state);
         }
     }
+    for n in netting::all(db).await? {
+        let position = periods
+            .entry(n.peer.clone())
+            .or_default()
+            .entry(n.period.clone())
+            .or_insert_with(|| PeriodPosition {
+                period: n.period.clone(),
+                ..PeriodPosition::default()
+            });
+        position.state = n.state;
+        position.net = Some(Money::from_minor(n.amount));
+        position.debtor = Some(n.debtor);
+        position.carried = Some(Money::from_minor(n.carried_out));
+        position.paid_on = n.paid_on;
+        position.reference = n.bank_reference;
+        position.received_on = n.received_on;
+    }
+    for position in periods.values_mut().flat_map(|p| p.values_mut()) {
+        if position.state.is_empty() {
+            let claimed = |s: &Option<String>| s.as_deref() == Some("claimed");
+            position.state = if claimed(&position.sent) && claimed(&position.received) {
+                "claimed".to_owned()
+            } else {
+                "stated".to_owned()
+            };
+        }
+    }
     let controls = peers::all(db).await?;
     let mut origins: Vec<String> = periods.keys().cloned().collect();
     origins.extend(ledger::peers_with_accounts(db).await?);
@@ -189,6 +246,7 @@ pub async fn peers(db: &sqlx::AnyPool) -> Result<Vec<PeerPosition>, LedgerError>
                     .await?
                     .minor(),
             ),
+            carried: ledger::balance(db, &Account::Carry(origin.clone())).await?,
             blocked: control.is_some_and(|c| c.is_blocked()),
             limit: control.and_then(|c| c.owe_limit).map(Money::from_minor),
             periods: periods
@@ -222,6 +280,7 @@ pub async fn statements(
                 _ => None,
             })
             .collect();
+        let conflicts = super::statements::conflicts(db, &s.ap_id).await?;
         out.push(StatementView {
             direction: s.direction,
             id: s.ap_id,
@@ -236,7 +295,70 @@ pub async fn statements(
             accepted: Money::from_minor(s.accepted),
             disputed: Money::from_minor(s.disputed),
             disputes,
+            supersedes: s.supersedes,
+            superseded: s.superseded_at.is_some(),
+            conflicts,
         });
     }
     Ok(out)
+}
+
+/// A payment between us and a peer for one netted period.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentDue {
+    /// The peer's origin.
+    pub peer: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// The netted amount, whole cents.
+    pub amount: Money,
+    /// What we owed by our statement's accepted lines.
+    pub ours: Money,
+    /// What the peer owed by its statement's accepted lines.
+    pub theirs: Money,
+    /// `netted` (not paid yet) or `paid` (announced, to confirm).
+    pub state: String,
+    /// When the debtor says it paid.
+    pub paid_on: Option<String>,
+    /// The bank's reference the debtor gave.
+    pub reference: Option<String>,
+}
+
+/// What the admin has to do: payments to make (we owe, not paid yet) and payments to confirm
+/// (the peer announced one with a signed notice; we confirm once the money is in the bank).
+#[derive(Debug, Clone, Serialize)]
+pub struct Payments {
+    /// We are the debtor and have not recorded the payment.
+    pub to_make: Vec<PaymentDue>,
+    /// The peer announced its payment; waiting for our confirmation.
+    pub to_confirm: Vec<PaymentDue>,
+}
+
+fn due(n: NetRow) -> PaymentDue {
+    PaymentDue {
+        peer: n.peer,
+        period: n.period,
+        amount: Money::from_minor(n.amount),
+        ours: Money::from_minor(n.ours),
+        theirs: Money::from_minor(n.theirs),
+        state: n.state,
+        paid_on: n.paid_on,
+        reference: n.bank_reference,
+    }
+}
+
+/// The payments to make and to confirm, by peer and period.
+pub async fn payments(db: &sqlx::AnyPool) -> Result<Payments, StoreError> {
+    let (mut to_make, mut to_confirm) = (Vec::new(), Vec::new());
+    for n in netting::all(db).await? {
+        match (n.debtor.as_str(), n.state.as_str()) {
+            ("us", "netted") => to_make.push(due(n)),
+            ("peer", "paid") => to_confirm.push(due(n)),
+            _ => {}
+        }
+    }
+    Ok(Payments {
+        to_make,
+        to_confirm,
+    })
 }

@@ -56,6 +56,9 @@ async fn check_line(
     if like.thing_id != thing.id {
         return disputed(Dispute::NotOurThing);
     }
+    if thing.proven_at.is_none() {
+        return disputed(Dispute::UnprovenThing);
+    }
     if like.undone_at.is_some() {
         return disputed(Dispute::LikeUndone);
     }
@@ -77,7 +80,7 @@ async fn check_line(
     let accepted_elsewhere: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM statement_lines l JOIN statements s ON s.id = l.statement_id
          WHERE l.like_id = $1 AND l.outcome = 'accepted' AND s.direction = 'received'
-           AND s.id <> $2",
+           AND s.id <> $2 AND s.superseded_at IS NULL",
     )
     .bind(&line.like_id)
     .bind(statement.id)

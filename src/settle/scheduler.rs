@@ -42,18 +42,33 @@ pub async fn run(
     store: Store,
     rules: CloseRules,
     clock: crate::clock::Clock,
+    metrics: crate::metrics::Metrics,
     every: Duration,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut shutdown = shutdown;
     loop {
-        match close_due(&store, rules, clock.now()).await {
-            Ok(reports) => {
-                for report in reports {
-                    tracing::info!(period = %report.period, users = report.users_charged, spent = %report.spent, "period closed");
+        // Each due period is timed on its own, for the close duration metric.
+        let due = match due(&store, clock.now()).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "looking for periods to close failed; will retry");
+                Vec::new()
+            }
+        };
+        for period in due {
+            let started = std::time::Instant::now();
+            match close(&store, period, rules, clock.now(), CloseOptions::default()).await {
+                Ok(report) => {
+                    let took = started.elapsed();
+                    metrics.closed(took);
+                    tracing::info!(period = %report.period, users = report.users_charged, spent = %report.spent, seconds = took.as_secs_f64(), "period closed");
+                }
+                Err(error) => {
+                    tracing::error!(%period, %error, "automatic close failed; will retry");
+                    break;
                 }
             }
-            Err(error) => tracing::error!(%error, "automatic close failed; will retry"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

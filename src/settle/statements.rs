@@ -15,7 +15,8 @@ use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::store::{StoreError, Tx, epoch};
 
-pub use super::claims::{claim_received, claim_sent, reject};
+pub use super::claims::{claim_received, claim_sent, reject, supersede_received, supersede_sent};
+pub use super::corrections::{conflicts, record_conflict, request_restatement, restatements_due};
 pub use super::reconcile::reconcile;
 
 /// Whether we are the payer (`Sent`) or the payee (`Received`) of a statement.
@@ -28,7 +29,8 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn as_str(self) -> &'static str {
+    /// `sent` or `received`, as stored.
+    pub fn as_str(self) -> &'static str {
         match self {
             Direction::Sent => "sent",
             Direction::Received => "received",
@@ -67,6 +69,12 @@ pub struct StatementRow {
     pub claim: Option<String>,
     /// Why the statement was rejected whole.
     pub reason: Option<String>,
+    /// The version this one restates (its Offer id), for a version above 1.
+    pub supersedes: Option<String>,
+    /// When a later version replaced this one (Unix seconds).
+    pub superseded_at: Option<i64>,
+    /// When our admin asked to restate this sent statement.
+    pub restate_requested_at: Option<i64>,
 }
 
 /// One line of a statement as stored.
@@ -84,6 +92,8 @@ pub struct LineRow {
     pub like_digest: String,
     /// `accepted` or a dispute reason, once claimed.
     pub outcome: Option<String>,
+    /// On a received statement: the local creator an accepted line is credited to.
+    pub owner_id: Option<i64>,
 }
 
 /// A statement to record.
@@ -104,6 +114,8 @@ pub struct NewStatement<'a> {
     pub document: &'a str,
     /// The lines, in order.
     pub lines: &'a [NewLine],
+    /// The version it restates (its Offer id), for a version above 1.
+    pub supersedes: Option<&'a str>,
 }
 
 /// A line to record.
@@ -119,8 +131,10 @@ pub struct NewLine {
     pub like_digest: String,
 }
 
-const STATEMENT: &str = "SELECT id, direction, ap_id, peer, period, version, currency, line_count,
-    total, digest, document, state, claim, reason FROM statements";
+pub(super) const STATEMENT: &str =
+    "SELECT id, direction, ap_id, peer, period, version, currency, line_count,
+    total, digest, document, state, claim, reason, supersedes, superseded_at, restate_requested_at
+    FROM statements";
 
 /// Closed periods whose statements are not all prepared yet, oldest first.
 pub async fn periods_to_state<'e, E>(db: E) -> Result<Vec<Period>, StoreError>
@@ -174,6 +188,30 @@ where
     .await?)
 }
 
+/// Peers that sent us a statement for a period we have closed and that have none from us:
+/// each gets one (empty, as a rule), so both directions of the period exist and it can be
+/// netted. A Like of ours that never reached the peer, or a peer we received nothing from,
+/// leaves our close no reason to write to it otherwise.
+pub async fn statements_owed_in_reply<'e, E>(db: E) -> Result<Vec<(Period, String)>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT r.period, r.peer FROM statements r
+         JOIN periods p ON p.period = r.period AND p.closed_at IS NOT NULL
+         WHERE r.direction = 'received'
+           AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.direction = 'sent'
+                           AND s.peer = r.peer AND s.period = r.period)
+         ORDER BY r.period, r.peer",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(period, peer)| Some((Period::parse(&period).ok()?, peer)))
+        .collect())
+}
+
 /// A flattr's share owed to a peer, frozen by the close.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OwedShare {
@@ -216,8 +254,8 @@ pub async fn record(
     let total: i64 = statement.lines.iter().map(|l| l.amount.minor()).sum();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO statements (direction, ap_id, peer, period, version, currency, line_count,
-                                 total, digest, document, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'stated', $11)
+                                 total, digest, document, state, created_at, supersedes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'stated', $11, $12)
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(direction.as_str())
@@ -231,6 +269,7 @@ pub async fn record(
     .bind(statement.digest)
     .bind(statement.document)
     .bind(epoch(now))
+    .bind(statement.supersedes)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(id) = id else { return Ok(None) };
@@ -288,10 +327,31 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(sqlx::query_as(
-        "SELECT position, like_id, thing, amount, like_digest, outcome FROM statement_lines
+        "SELECT position, like_id, thing, amount, like_digest, outcome, owner_id FROM statement_lines
          WHERE statement_id = $1 ORDER BY position",
     )
     .bind(id)
     .fetch_all(db)
+    .await?)
+}
+
+/// The latest version of the statement of `direction` with `peer` for `period`, if any.
+pub async fn latest<'e, E>(
+    db: E,
+    direction: Direction,
+    peer: &str,
+    period: &str,
+) -> Result<Option<StatementRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{STATEMENT} WHERE direction = $1 AND peer = $2 AND period = $3
+         ORDER BY version DESC LIMIT 1"
+    )))
+    .bind(direction.as_str())
+    .bind(peer)
+    .bind(period)
+    .fetch_optional(db)
     .await?)
 }

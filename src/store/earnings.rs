@@ -1,13 +1,16 @@
-//! What a creator's things received, read from the frozen shares of closed periods. A share
+//! What a creator's things received, read from the frozen totals per thing of closed periods
+//! (`close_things`, written by `settle::close` with the shares; a row per thing and period,
+//! found through the thing, so a creator's page reads their things' rows only). A share
 //! held for an unproven thing counts once it is released to the owner; while held, or once
 //! returned to its payer, it is not the creator's (`held_shares`, owned by `settle::held`).
 //! The creator is the thing's owner now: a thing taken over from a squatter who could not
 //! prove its URL shows under its proven owner (see `proving::register`).
 
-/// A condition on a `close_shares` row `s`: its money reached the creator (never held, or
-/// held and released).
+/// A condition on a `close_things` row `s`: its money reached the creator (never held, or
+/// held and released). A thing's shares of one period are held, released and returned
+/// together, so the thing's held rows of that period say it for all of them.
 const EARNED: &str = "NOT EXISTS (SELECT 1 FROM held_shares h
-     WHERE h.period = s.period AND h.flattr_id = s.flattr_id AND h.state <> 'released')";
+     WHERE h.thing_id = s.thing_id AND h.period = s.period AND h.state <> 'released')";
 
 use super::StoreError;
 
@@ -41,8 +44,9 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT s.period, COUNT(*) AS flattrs, CAST(SUM(s.amount) AS BIGINT) AS amount
-         FROM close_shares s JOIN things t ON t.id = s.thing_id
+        "SELECT s.period, CAST(SUM(s.flattrs) AS BIGINT) AS flattrs,
+                CAST(SUM(s.amount) AS BIGINT) AS amount
+         FROM close_things s JOIN things t ON t.id = s.thing_id
          WHERE t.owner_id = $1 AND {EARNED}
          GROUP BY s.period ORDER BY s.period DESC"
     )))
@@ -57,8 +61,9 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT s.thing_id, t.title, COUNT(*) AS flattrs, CAST(SUM(s.amount) AS BIGINT) AS amount
-         FROM close_shares s JOIN things t ON t.id = s.thing_id
+        "SELECT s.thing_id, t.title, CAST(SUM(s.flattrs) AS BIGINT) AS flattrs,
+                CAST(SUM(s.amount) AS BIGINT) AS amount
+         FROM close_things s JOIN things t ON t.id = s.thing_id
          WHERE t.owner_id = $1 AND {EARNED}
          GROUP BY s.thing_id, t.title ORDER BY amount DESC, s.thing_id"
     )))

@@ -12,10 +12,12 @@ pub mod flattrs;
 pub mod peers;
 pub mod periods;
 pub mod received_likes;
+pub mod sessions;
 pub mod subscriptions;
 pub mod things;
 pub mod tokens;
 pub mod users;
+pub mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -70,6 +72,10 @@ pub enum StoreError {
          `database_url` in the configuration file (--config) or FEDFLATTR_DATABASE_URL"
     )]
     Missing(String),
+    /// The group-commit transaction this write rode in failed (`store::writer`): nothing of
+    /// it was written. A database failure: 500.
+    #[error("the batch of writes failed: {0}")]
+    Batch(String),
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -80,6 +86,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    writer: writer::Writer,
 }
 
 impl Store {
@@ -141,7 +148,12 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        let writer = writer::Writer::start(pool.clone(), backend);
+        Ok(Store {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// Applies the pending migrations of this backend.
@@ -156,6 +168,11 @@ impl Store {
     /// The pool, for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The group-commit writer for the hot writes (see [`writer`]).
+    pub fn writer(&self) -> &writer::Writer {
+        &self.writer
     }
 
     /// Which backend the pool talks to.

@@ -46,6 +46,22 @@ impl Stage {
             .unwrap_or(Stage::Held)
     }
 
+    /// The stage's name as people read it (the same as its JSON name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Open => "open",
+            Stage::Snapshot => "snapshot",
+            Stage::Spend => "spend",
+            Stage::Fees => "fees",
+            Stage::Shares => "shares",
+            Stage::Renew => "renew",
+            Stage::Held => "held",
+        }
+    }
+
+    /// How many stages a close has, for "stage 3 of 6".
+    pub const LAST: Stage = Stage::Held;
+
     /// The stage after this one; `None` after the last.
     pub fn next(self) -> Option<Stage> {
         Stage::ALL
@@ -144,4 +160,40 @@ where
     .fetch_all(executor)
     .await?;
     Ok(names.iter().filter_map(|n| Period::parse(n).ok()).collect())
+}
+
+/// A period that has flattrs or a close, and how far its close has got.
+#[derive(Debug, Clone)]
+pub struct PeriodState {
+    /// The period.
+    pub period: Period,
+    /// The stage its close reached (`Open` when none started).
+    pub stage: Stage,
+    /// When its close finished, Unix seconds.
+    pub closed_at: Option<i64>,
+}
+
+/// Every period with flattrs or a started close, newest first (the admin's list).
+pub async fn all<'e, E>(executor: E) -> Result<Vec<PeriodState>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT p.period, s.stage, s.closed_at
+         FROM (SELECT DISTINCT period FROM flattrs UNION SELECT period FROM periods) p
+         LEFT JOIN periods s ON s.period = p.period
+         ORDER BY p.period DESC",
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, stage, closed_at)| {
+            Some(PeriodState {
+                period: Period::parse(&name).ok()?,
+                stage: Stage::from_number(stage.unwrap_or(Stage::Open as i64)),
+                closed_at,
+            })
+        })
+        .collect())
 }

@@ -407,3 +407,15 @@ where
         Err(e) => Err(e),
     }
 }
+
+/// How many things of this instance's users exist, not deleted (NodeInfo, the front page).
+pub async fn count_local<'e, E>(db: E) -> Result<i64, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM things WHERE owner_id IS NOT NULL AND deleted_at IS NULL",
+    )
+    .fetch_one(db)
+    .await?)
+}

@@ -24,17 +24,19 @@ pub async fn issue(tx: &mut Tx, user_id: i64, now: DateTime<Utc>) -> Result<Stri
     Ok(token)
 }
 
-/// The user a token belongs to, if it is one we issued.
+/// The user a token belongs to, if it is one we issued and the user is not disabled.
 pub async fn user_of<'e, E>(db: E, token: &str) -> Result<Option<i64>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    Ok(
-        sqlx::query_scalar("SELECT user_id FROM tokens WHERE token_hash = $1")
-            .bind(hash(token))
-            .fetch_optional(db)
-            .await?,
-    )
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT t.user_id FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND {}",
+        super::users::ENABLED
+    )))
+    .bind(hash(token))
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Ends the session of a bearer token (log-out).

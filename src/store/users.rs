@@ -25,6 +25,8 @@ pub struct UserRow {
     pub private_key: String,
     /// When the user signed up, Unix seconds.
     pub created_at: i64,
+    /// When an admin disabled the user, Unix seconds; `None` while the user may log in.
+    pub disabled_at: Option<i64>,
 }
 
 impl UserRow {
@@ -32,10 +34,19 @@ impl UserRow {
     pub fn budget(&self) -> Money {
         Money::from_minor(self.budget)
     }
+
+    /// True when an admin disabled the user: no log-in, no token, no session is honoured.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
-const COLUMNS: &str =
-    "id, username, password_hash, budget, is_admin, public_key, private_key, created_at";
+const COLUMNS: &str = "id, username, password_hash, budget, is_admin, public_key, private_key, \
+     created_at, disabled_at";
+
+/// The condition that a user (aliased `u`) is not disabled, for the queries that let a user
+/// in: log-in by token (`store::tokens`) and by browser session (`store::sessions`).
+pub const ENABLED: &str = "u.disabled_at IS NULL";
 
 /// What a new account is made of.
 pub struct NewUser<'a> {
@@ -64,7 +75,8 @@ pub async fn create(
     let inserted: Result<UserRow, sqlx::Error> = sqlx::query_as(
         "INSERT INTO users (username, password_hash, budget, is_admin, public_key, private_key, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING id, username, password_hash, budget, is_admin, public_key, private_key, created_at",
+         RETURNING id, username, password_hash, budget, is_admin, public_key, private_key,
+                   created_at, disabled_at",
     )
     .bind(username.as_str())
     .bind(new.password_hash)
@@ -121,4 +133,73 @@ pub async fn set_budget(tx: &mut Tx, user_id: i64, budget: Money) -> Result<(), 
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// How many accounts this instance has (NodeInfo, the front page).
+pub async fn count<'e, E>(db: E) -> Result<i64, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db)
+        .await?)
+}
+
+/// Disables a user (`Some(now)`) or enables them again (`None`). Disabling an admin is
+/// refused: an instance could otherwise lock out its last admin from its own pages.
+pub async fn set_disabled(
+    tx: &mut Tx,
+    user_id: i64,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let changed = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND is_admin = 0")
+        .bind(at.map(epoch))
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        // Either no such user or an admin: say which.
+        let admin: Option<i64> = sqlx::query_scalar("SELECT is_admin FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        return Err(match admin {
+            None => StoreError::NotFound("user"),
+            Some(_) => StoreError::Conflict("an admin cannot be disabled".into()),
+        });
+    }
+    Ok(())
+}
+
+/// One page of users whose name contains `search` (all when empty), by name, and whether
+/// there are more after it.
+pub async fn page<'e, E>(
+    db: E,
+    search: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<UserRow>, bool), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    // `%` and `_` in what was typed are matched as themselves.
+    let escaped = search
+        .to_ascii_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE username LIKE $1 ESCAPE '\\'
+         ORDER BY username LIMIT $2 OFFSET $3"
+    );
+    let mut rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(format!("%{escaped}%"))
+        .bind(limit + 1)
+        .bind(offset)
+        .fetch_all(db)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok((rows, more))
 }

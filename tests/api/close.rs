@@ -387,3 +387,30 @@ async fn earnings_are_shown_per_period_and_per_thing() {
     assert_eq!(earnings["by_thing"][0]["amount"], "2.40");
     assert_eq!(earnings["by_thing"][1]["amount"], "0.60");
 }
+
+#[tokio::test]
+async fn the_audit_names_a_thing_whose_close_total_is_not_the_sum_of_its_shares() {
+    let (app, _alice) = october_with_three_flattrs().await;
+    app.set_time("2026-11-01T00:00:00Z");
+    app.close("2026-10").await;
+    let pool = app.state.store.pool();
+    let thing: i64 = sqlx::query_scalar("SELECT MIN(thing_id) FROM close_things")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE close_things SET amount = amount + 1 WHERE thing_id = $1")
+        .bind(thing)
+        .execute(pool)
+        .await
+        .unwrap();
+    let audit = fedflattr::ledger::audit::run(pool).await.unwrap();
+    assert!(!audit.ok);
+    let problems: Vec<&String> = audit.checks.iter().flat_map(|c| &c.problems).collect();
+    assert_eq!(
+        problems,
+        [&format!(
+            "close of 2026-10, thing {thing}: totals say 6001 over 1 flattrs, shares sum to 6000 over 1"
+        )],
+        "each of alice's three flattrs got 0.60; only the tampered total disagrees"
+    );
+}

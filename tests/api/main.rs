@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod admin_pages;
 mod bad_input;
 mod cli;
 mod close;
@@ -16,7 +17,9 @@ mod deliveries_once;
 mod flattrs;
 mod helpers;
 mod limits;
+mod ops;
 mod payouts;
 mod schema;
 mod subscriptions;
 mod things;
+mod web;

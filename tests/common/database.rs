@@ -42,3 +42,22 @@ pub async fn fresh_database_on(server: Option<&str>, dir: &std::path::Path) -> S
     url.set_path(&name);
     url.to_string()
 }
+
+/// A PostgreSQL server on this machine that tests may use when the environment names none.
+pub const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server of FEDFLATTR_TEST_DATABASE_URL, else [`LOCAL_POSTGRES`] when it
+/// answers within two seconds: for a test that puts one of its instances on PostgreSQL
+/// whichever backend the run is on (the other instances follow the environment).
+pub async fn reachable_postgres() -> Option<String> {
+    if let Some(server) = postgres_server() {
+        return Some(server);
+    }
+    use sqlx::Connection;
+    let attempt = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::PgConnection::connect(LOCAL_POSTGRES),
+    )
+    .await;
+    matches!(attempt, Ok(Ok(_))).then(|| LOCAL_POSTGRES.to_owned())
+}

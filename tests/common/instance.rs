@@ -47,6 +47,7 @@ pub struct Setup<'a> {
     development_mode: bool,
     clock: Clock,
     tweaks: Vec<Tweak<'a>>,
+    postgres: bool,
 }
 
 impl<'a> Setup<'a> {
@@ -59,7 +60,16 @@ impl<'a> Setup<'a> {
             development_mode: true,
             clock: Clock::fixed(at(START)),
             tweaks: Vec::new(),
+            postgres: false,
         }
+    }
+
+    /// Puts this instance on PostgreSQL when a server is at hand (the environment's, else a
+    /// local one: `database::reachable_postgres`), whatever the other instances run on; on
+    /// SQLite when there is none.
+    pub fn postgres_when_reachable(mut self) -> Self {
+        self.postgres = true;
+        self
     }
 
     /// Runs on the real time instead of the fixed clock (for peers that check signature dates).
@@ -77,7 +87,12 @@ impl<'a> Setup<'a> {
     /// Creates the database, starts the server on a free port and returns it running.
     pub async fn spawn(self) -> Instance {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let database_url = fresh_database_url(dir.path()).await;
+        let database_url = if self.postgres {
+            let server = super::database::reachable_postgres().await;
+            super::database::fresh_database_on(server.as_deref(), dir.path()).await
+        } else {
+            fresh_database_url(dir.path()).await
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port on 127.0.0.1");

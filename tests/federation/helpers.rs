@@ -33,6 +33,17 @@ impl Instance {
         )
     }
 
+    /// Starts `NAME.test` on PostgreSQL when a server is at hand (see
+    /// `Setup::postgres_when_reachable`).
+    pub async fn spawn_on_postgres(name: &str) -> Instance {
+        Instance(
+            crate::common::Instance::named(name)
+                .postgres_when_reachable()
+                .spawn()
+                .await,
+        )
+    }
+
     /// Registers a thing titled "A post" owned by the token's user and returns its id.
     pub async fn create_thing(&self, token: &str, url: &str) -> i64 {
         self.0.create_thing(token, url, "A post").await

@@ -6,21 +6,29 @@
 // here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
 #![allow(clippy::unwrap_used)]
 
+mod admin_pages;
 mod admin_peers;
 mod authorized_fetch;
 mod bounds;
 #[path = "../common/mod.rs"]
 mod common;
+mod corrections;
+mod crash;
 mod discovery;
 mod flattr_across;
 mod forgery;
 mod held;
 mod helpers;
 mod ids_once;
+mod inbox_speed;
+mod netting;
+mod payments;
 mod proofs;
 mod proven;
 mod queue;
 mod redirects;
 mod settlement;
+mod statement_checks;
+mod three;
 mod trust;
 mod wire;

@@ -109,3 +109,42 @@ async fn a_like_the_receiver_refuses_is_recorded_as_rejected_and_not_retried() {
         "a rejection is final"
     );
 }
+
+#[tokio::test]
+async fn the_metrics_show_a_waiting_delivery_and_then_its_outcome() {
+    let mut alpha = Instance::spawn("alpha").await;
+    let mut beta = Instance::spawn("beta").await;
+    federate(&mut [&mut alpha, &mut beta]);
+    let alice = alpha.sign_up("alice").await;
+    alpha.deposit("alice", "10.00").await;
+    let bob = beta.sign_up("bob").await;
+    let thing = beta.create_thing(&bob, "https://bob.example/post").await;
+    let url = beta.url(&format!("/things/{thing}"));
+    assert_eq!(alpha.flattr_url(&alice, &url).await.status(), 201);
+    let scrape = |metrics: String, name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+
+    let before = alpha.get("/metrics", None).await.text().await.unwrap();
+    assert_eq!(scrape(before, "fedflattr_delivery_queue_depth"), Some(1.0));
+    assert_eq!(alpha.deliver().await.delivered, 1);
+    let after = alpha.get("/metrics", None).await.text().await.unwrap();
+    assert_eq!(
+        scrape(after.clone(), "fedflattr_delivery_queue_depth"),
+        Some(0.0)
+    );
+    assert_eq!(
+        scrape(after, r#"fedflattr_deliveries_total{outcome="delivered"}"#),
+        Some(1.0)
+    );
+    let beta_metrics = beta.get("/metrics", None).await.text().await.unwrap();
+    assert_eq!(
+        scrape(
+            beta_metrics,
+            r#"fedflattr_inbox_activities_total{outcome="accepted"}"#
+        ),
+        Some(1.0)
+    );
+}

@@ -4,11 +4,11 @@
 //! ten-thousandth on both sides, and every forgery, replay and mistake ends in a refusal or a
 //! visible dispute, never in money created or lost.
 
-use fedflattr::federation::{activities::undo, actors, statements};
+use fedflattr::federation::{activities::undo, actors};
 use fedflattr::settle::statements::{self as books, Direction, StatementRow};
 use serde_json::{Value, json};
 
-use crate::helpers::{Instance, client, federate, send_explained, signed_request};
+use crate::helpers::{Instance, federate, send_explained, signed_request};
 
 /// alpha and beta sharing one client; alice on alpha and bea on beta have 10.00 each, bob on
 /// beta and alan on alpha own a thing each. Also the admin view's and trust controls' tests.
@@ -23,8 +23,13 @@ pub struct Pair {
 
 /// Starts the [`Pair`].
 pub async fn pair() -> Pair {
-    let mut alpha = Instance::spawn("alpha").await;
-    let mut beta = Instance::spawn("beta").await;
+    pair_with(|_| {}).await
+}
+
+/// Starts the [`Pair`] with a change to both instances' configuration.
+pub async fn pair_with(configure: impl Fn(&mut fedflattr::config::Config)) -> Pair {
+    let mut alpha = Instance::spawn_with("alpha", &configure).await;
+    let mut beta = Instance::spawn_with("beta", &configure).await;
     federate(&mut [&mut alpha, &mut beta]);
     let alice = alpha.sign_up("alice").await;
     alpha.deposit("alice", "10.00").await;
@@ -45,12 +50,14 @@ pub async fn pair() -> Pair {
 }
 
 impl Pair {
-    async fn alice_flattrs_bob(&self) {
+    /// alice (on alpha) flattrs bob's thing (on beta).
+    pub async fn alice_flattrs_bob(&self) {
         let url = self.beta.thing_url(self.bob_thing);
         assert_eq!(self.alpha.flattr_url(&self.alice, &url).await.status(), 201);
     }
 
-    async fn bea_flattrs_alan(&self) {
+    /// bea (on beta) flattrs alan's thing (on alpha).
+    pub async fn bea_flattrs_alan(&self) {
         let url = self.alpha.thing_url(self.alan_thing);
         assert_eq!(self.beta.flattr_url(&self.bea, &url).await.status(), 201);
     }
@@ -85,7 +92,8 @@ pub fn origin(instance: &Instance) -> String {
     format!("http://{}:{}", instance.host, instance.port)
 }
 
-async fn statements_of(instance: &Instance, direction: Direction) -> Vec<StatementRow> {
+/// The statements of `direction` on `instance`, newest first.
+pub async fn statements_of(instance: &Instance, direction: Direction) -> Vec<StatementRow> {
     books::list(instance.state.store.pool(), direction)
         .await
         .unwrap()
@@ -110,20 +118,35 @@ async fn flattrs_both_ways_are_stated_claimed_and_mirrored_to_the_ten_thousandth
     p.settle().await;
 
     let (a, b) = (origin(&p.alpha), origin(&p.beta));
-    // alice's 2.00, less the 10 % fee, is owed to bob; bea's likewise to alan.
-    assert_eq!(p.alpha.payable(&b).await, 18_000);
-    assert_eq!(p.beta.payable(&a).await, 18_000);
-    assert_eq!(p.beta.balance(&format!("receivable:{a}")).await, -18_000);
-    assert_eq!(p.alpha.balance(&format!("receivable:{b}")).await, -18_000);
+    // alice's 2.00, less the 10 % fee, is owed to bob; bea's likewise to alan. Each side's
+    // claim accepted 1.80 of the other's statement; the two directions net to nothing, so
+    // both books of October close at once (docs/settlement.md, section 5): what was payable
+    // and receivable is settled against each other, and the creators' pending earnings are
+    // withdrawable.
+    for (instance, peer) in [(&p.alpha, &b), (&p.beta, &a)] {
+        let settled = instance
+            .ledger_lines()
+            .await
+            .into_iter()
+            .filter(|(reference, _, _)| reference.starts_with("settle:"))
+            .map(|(_, account, amount)| (account, amount))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            settled,
+            [
+                (format!("payable:{peer}"), -18_000),
+                (format!("receivable:{peer}"), 18_000)
+            ]
+        );
+        assert_eq!(instance.payable(peer).await, 0);
+        assert_eq!(instance.balance(&format!("receivable:{peer}")).await, 0);
+    }
     let bob = p.beta.user_id("bob").await;
     let alan = p.alpha.user_id("alan").await;
-    assert_eq!(p.beta.balance(&format!("pending:{bob}")).await, 18_000);
-    assert_eq!(p.alpha.balance(&format!("pending:{alan}")).await, 18_000);
-    assert_eq!(
-        p.beta.earnings("bob").await,
-        0,
-        "pending is not withdrawable"
-    );
+    assert_eq!(p.beta.balance(&format!("pending:{bob}")).await, 0);
+    assert_eq!(p.alpha.balance(&format!("pending:{alan}")).await, 0);
+    assert_eq!(p.beta.earnings("bob").await, 18_000);
+    assert_eq!(p.alpha.earnings("alan").await, 18_000);
 
     for (payer, payee) in [(&p.alpha, &p.beta), (&p.beta, &p.alpha)] {
         let sent = statements_of(payer, Direction::Sent).await;
@@ -204,7 +227,7 @@ async fn closing_and_settling_again_makes_no_second_statement_and_a_replay_chang
 }
 
 /// Posts `document` to beta's inbox signed (HTTP) by alpha's instance actor.
-async fn send_as_alpha(p: &Pair, document: &Value) -> (u16, String, String) {
+pub async fn send_as_alpha(p: &Pair, document: &Value) -> (u16, String, String) {
     let key = actors::instance_keys(&p.alpha.state.store).await.unwrap();
     let request = signed_request(
         &p.alpha.client,
@@ -216,91 +239,6 @@ async fn send_as_alpha(p: &Pair, document: &Value) -> (u16, String, String) {
     )
     .await;
     send_explained(&p.alpha.client, request).await
-}
-
-#[tokio::test]
-async fn a_flipped_byte_in_a_statements_proof_is_refused_and_the_genuine_one_then_claimed() {
-    let p = pair().await;
-    p.alice_flattrs_bob().await;
-    p.settle().await;
-    p.close_both().await;
-    statements::prepare_due(&p.alpha.state).await.unwrap();
-    let sent = statements_of(&p.alpha, Direction::Sent).await.remove(0);
-    let document: Value = serde_json::from_str(&sent.document).unwrap();
-
-    let mut flipped = document.clone();
-    let value = flipped["proof"]["proofValue"].as_str().unwrap().to_owned();
-    let mut bytes = value.into_bytes();
-    bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
-    flipped["proof"]["proofValue"] = json!(String::from_utf8(bytes).unwrap());
-    let (status, code, reason) = send_as_alpha(&p, &flipped).await;
-    assert_eq!((status, code.as_str()), (401, "proof_invalid"), "{reason}");
-    assert!(statements_of(&p.beta, Direction::Received).await.is_empty());
-    assert_eq!(
-        p.beta
-            .balance(&format!("receivable:{}", origin(&p.alpha)))
-            .await,
-        0
-    );
-
-    p.settle().await;
-    let received = statements_of(&p.beta, Direction::Received).await;
-    assert_eq!(received.len(), 1);
-    assert_eq!(received[0].state, "claimed");
-    assert_eq!(
-        p.beta
-            .balance(&format!("receivable:{}", origin(&p.alpha)))
-            .await,
-        -18_000
-    );
-}
-
-#[tokio::test]
-async fn a_statement_in_alphas_name_signed_by_a_third_instance_is_refused() {
-    let p = pair().await;
-    let gamma = Instance::spawn("gamma").await;
-    p.alice_flattrs_bob().await;
-    p.settle().await;
-    p.close_both().await;
-    statements::prepare_due(&p.alpha.state).await.unwrap();
-    let sent = statements_of(&p.alpha, Direction::Sent).await.remove(0);
-    let document: Value = serde_json::from_str(&sent.document).unwrap();
-
-    // gamma's key signs the proof; the document says it is alpha's.
-    let mut forged = document.clone();
-    forged["object"]["flattr:lines"][0]["flattr:value"] = json!("9.00");
-    forged["object"]["flattr:total"] = json!("9.00");
-    let gamma_key = fedflattr::federation::instance_keys::signing_key(
-        &gamma.state.store,
-        &gamma.state.settings.base_url,
-        gamma.state.clock.now(),
-    )
-    .await
-    .unwrap();
-    let forged =
-        fedflattr::federation::proof::sign(&forged, &gamma_key, gamma.state.clock.now()).unwrap();
-
-    // Delivered by gamma: its HTTP signature is not alpha's.
-    let gamma_actor = actors::instance_keys(&gamma.state.store).await.unwrap();
-    let shared = client(&[&p.alpha, &p.beta, &gamma]);
-    let request = signed_request(
-        &shared,
-        &p.beta.url("/inbox"),
-        &format!("{}#main-key", gamma.url("/actor")),
-        &gamma_actor.private_key,
-        &forged,
-        None,
-    )
-    .await;
-    let (status, code, reason) = send_explained(&shared, request).await;
-    assert!(status == 401 || status == 403, "{status} {code}: {reason}");
-
-    // Even carried by alpha's own HTTP signature (a relay that holds alpha's transport key),
-    // the proof is gamma's, not alpha's.
-    let (status, code, reason) = send_as_alpha(&p, &forged).await;
-    assert_eq!((status, code.as_str()), (401, "proof_invalid"), "{reason}");
-    assert!(statements_of(&p.beta, Direction::Received).await.is_empty());
-    p.beta.assert_books_balance().await;
 }
 
 #[tokio::test]
@@ -372,36 +310,6 @@ async fn a_like_undone_before_the_close_is_disputed_and_moved_out_of_payable() {
     );
     p.alpha.assert_books_balance().await;
     p.beta.assert_books_balance().await;
-}
-
-#[tokio::test]
-async fn only_the_payees_instance_may_fetch_a_statement() {
-    let p = pair().await;
-    let gamma = Instance::spawn("gamma").await;
-    p.alice_flattrs_bob().await;
-    p.settle().await;
-    p.close_both().await;
-    statements::prepare_due(&p.alpha.state).await.unwrap();
-    let sent = statements_of(&p.alpha, Direction::Sent).await.remove(0);
-    let url = url::Url::parse(&sent.ap_id).unwrap();
-
-    let fetched = fedflattr::federation::client::get_json(&p.beta.state.fetcher, url.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        fetched,
-        serde_json::from_str::<Value>(&sent.document).unwrap()
-    );
-
-    let unsigned = p.alpha.client.get(url.as_str()).send().await.unwrap();
-    assert_eq!(unsigned.status(), 401);
-    let by_gamma = fedflattr::federation::client::get_json(&gamma.state.fetcher, url).await;
-    assert!(
-        by_gamma
-            .as_ref()
-            .is_err_and(|e| e.to_string().contains("403")),
-        "{by_gamma:?}"
-    );
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Trust controls between real instances (issue 8.7): an admin blocks a peer at run time
 //! (its Likes are refused at the inbox and nothing is credited; our users cannot flattr its
 //! things) and limits what we may owe it (past the limit our users' flattrs of its things are
-//! refused with `peer_limit`).
+//! refused with `peer_limit`), from the command line and through the admin API.
 
 use serde_json::json;
 
@@ -88,4 +88,59 @@ async fn past_the_limit_of_what_we_owe_a_peer_flattrs_of_its_things_are_refused(
     admin_json(&p.alpha, &["peer", "limit", &b, "none"]);
     assert_eq!(admin_json(&p.alpha, &["peers"])[0]["limit"], json!(null));
     p.alpha.assert_books_balance().await;
+}
+
+#[tokio::test]
+async fn an_admin_blocks_and_limits_a_peer_through_the_api_too() {
+    let p = pair().await;
+    let b = origin(&p.beta);
+    let admin = crate::admin_peers::admin_token(&p.alpha, "root").await;
+    let set = |body: serde_json::Value| {
+        let (alpha, admin) = (&p.alpha, admin.clone());
+        async move {
+            alpha
+                .post_api("/api/v1/admin/peer-controls", &admin, &body)
+                .await
+        }
+    };
+    let response = set(json!({"peer": b, "blocked": true})).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({"peer": b, "blocked": true, "limit": null})
+    );
+    let bob_url = p.beta.thing_url(p.bob_thing);
+    let (status, code, _) = error_of(p.alpha.flattr_url(&p.alice, &bob_url).await).await;
+    assert_eq!((status, code.as_str()), (403, "peer_blocked"));
+
+    // Unblocked with a limit of 0.00 in one call: the limit is kept, the block lifted.
+    let response = set(json!({"peer": b, "blocked": false, "limit": "0.00"})).await;
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({"peer": b, "blocked": false, "limit": "0.00"})
+    );
+    assert_eq!(admin_json(&p.alpha, &["peers"])[0]["limit"], "0.00");
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bob_url).await.status(), 201);
+    let response = set(json!({"peer": b, "limit": "none"})).await;
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["limit"],
+        json!(null)
+    );
+
+    // Bad input is a 4xx naming the field; only admins may.
+    let (status, code, _) = error_of(set(json!({"peer": "nope", "blocked": true})).await).await;
+    assert_eq!((status, code.as_str()), (422, "invalid_parameters"));
+    let (status, code, _) = error_of(set(json!({"peer": b, "limit": "-1"})).await).await;
+    assert_eq!((status, code.as_str()), (422, "invalid_parameters"));
+    let (status, code, _) = error_of(
+        p.alpha
+            .post_api(
+                "/api/v1/admin/peer-controls",
+                &p.alice,
+                &json!({"peer": b, "blocked": true}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
 }

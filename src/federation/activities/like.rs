@@ -185,35 +185,46 @@ impl Activity for Like {
                 })?;
         let period = self.period(now)?;
         let digest = like_digest(&self)?;
-        let mut tx = data.store.begin().await?;
-        if !first_sighting(&mut tx, &self.id, &self.actor, "Like", now).await? {
-            tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
-            tx.commit().await?;
-            return Ok(());
+        let thing_id = thing.id;
+        // Group commit (`store::writer`): the replay guard and the record ride in a batch with
+        // other requests' writes, and the 202 goes out only after that batch committed.
+        let like = data
+            .store
+            .writer()
+            .write(move |tx| {
+                Box::pin(async move {
+                    if !first_sighting(tx, &self.id, &self.actor, "Like", now).await? {
+                        tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
+                        return Ok(None);
+                    }
+                    let like = received_likes::NewLike {
+                        activity_id: self.id.as_str(),
+                        actor: self.actor.as_str(),
+                        thing_id,
+                        period,
+                        currency: self.currency.as_deref(),
+                        digest: Some(&digest),
+                    };
+                    if !received_likes::record(tx, &like, now).await? {
+                        // The job fails, so its savepoint is rolled back: the refused Like is
+                        // not recorded as seen, and nothing changes.
+                        return Err(self.refuse(
+                            StatusCode::CONFLICT,
+                            "flattr_once",
+                            format!(
+                                "{} already flattred {} in {period}",
+                                self.actor,
+                                self.object.id()
+                            ),
+                        ));
+                    }
+                    Ok(Some(self))
+                })
+            })
+            .await?;
+        if let Some(like) = like {
+            tracing::info!(id = %like.id, actor = %like.actor, thing = thing_id, flattr = like.is_flattr(), "received a Like");
         }
-        let like = received_likes::NewLike {
-            activity_id: self.id.as_str(),
-            actor: self.actor.as_str(),
-            thing_id: thing.id,
-            period,
-            currency: self.currency.as_deref(),
-            digest: Some(&digest),
-        };
-        if !received_likes::record(&mut tx, &like, now).await? {
-            // Rolled back: the refused Like is not recorded as seen, so nothing changes.
-            tx.rollback().await?;
-            return Err(self.refuse(
-                StatusCode::CONFLICT,
-                "flattr_once",
-                format!(
-                    "{} already flattred {} in {period}",
-                    self.actor,
-                    self.object.id()
-                ),
-            ));
-        }
-        tx.commit().await?;
-        tracing::info!(id = %self.id, actor = %self.actor, thing = thing.id, flattr = self.is_flattr(), "received a Like");
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! does not understand.
 
 pub mod like;
+pub mod payment;
 pub mod statement;
 pub mod undo;
 
@@ -129,6 +130,10 @@ pub enum InboxActivity {
     Statement(statement::Received<statement::Offer>),
     /// A payee's answer to one of our statements (`Accept` with a claim, or `Reject`).
     Answer(statement::Received<statement::Answer>),
+    /// A debtor's payment notice (`Create` of a `Payment`).
+    Payment(statement::Received<payment::Notice>),
+    /// A creditor's receipt of our payment (`Accept` of the notice with a `Receipt`).
+    Receipt(statement::Received<payment::ReceiptAnswer>),
     /// Anything else: acknowledged, not acted on.
     Other(Other),
 }
@@ -142,6 +147,12 @@ impl TryFrom<serde_json::Value> for InboxActivity {
         }
         if statement::is_statement_answer(&value) {
             return statement::Received::read(value).map(InboxActivity::Answer);
+        }
+        if payment::is_payment_notice(&value) {
+            return statement::Received::read(value).map(InboxActivity::Payment);
+        }
+        if payment::is_receipt(&value) {
+            return statement::Received::read(value).map(InboxActivity::Receipt);
         }
         match value.get("type").and_then(|t| t.as_str()) {
             Some("Like") => serde_json::from_value(value).map(InboxActivity::Like),
@@ -162,6 +173,8 @@ impl Activity for InboxActivity {
             InboxActivity::Undo(a) => a.id(),
             InboxActivity::Statement(a) => a.id(),
             InboxActivity::Answer(a) => a.id(),
+            InboxActivity::Payment(a) => a.id(),
+            InboxActivity::Receipt(a) => a.id(),
             InboxActivity::Other(a) => a.id(),
         }
     }
@@ -172,6 +185,8 @@ impl Activity for InboxActivity {
             InboxActivity::Undo(a) => a.actor(),
             InboxActivity::Statement(a) => a.actor(),
             InboxActivity::Answer(a) => a.actor(),
+            InboxActivity::Payment(a) => a.actor(),
+            InboxActivity::Receipt(a) => a.actor(),
             InboxActivity::Other(a) => a.actor(),
         }
     }
@@ -182,6 +197,8 @@ impl Activity for InboxActivity {
             InboxActivity::Undo(a) => a.verify(data).await,
             InboxActivity::Statement(a) => a.verify(data).await,
             InboxActivity::Answer(a) => a.verify(data).await,
+            InboxActivity::Payment(a) => a.verify(data).await,
+            InboxActivity::Receipt(a) => a.verify(data).await,
             InboxActivity::Other(a) => a.verify(data).await,
         }
     }
@@ -192,6 +209,8 @@ impl Activity for InboxActivity {
             InboxActivity::Undo(a) => a.receive(data).await,
             InboxActivity::Statement(a) => a.receive(data).await,
             InboxActivity::Answer(a) => a.receive(data).await,
+            InboxActivity::Payment(a) => a.receive(data).await,
+            InboxActivity::Receipt(a) => a.receive(data).await,
             InboxActivity::Other(a) => a.receive(data).await,
         }
     }

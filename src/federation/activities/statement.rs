@@ -52,6 +52,13 @@ pub struct Statement {
     /// 1, or higher for a correction.
     #[serde(rename = "flattr:version")]
     pub version: i64,
+    /// For a version above 1: the id (the Offer's) of the version it restates.
+    #[serde(
+        rename = "flattr:supersedes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub supersedes: Option<Url>,
     /// The currency code.
     #[serde(rename = "flattr:currency")]
     pub currency: String,
@@ -199,7 +206,12 @@ impl<T: serde::de::DeserializeOwned> Received<T> {
 
 /// True when `value` is an `Offer` whose object is a `Statement`.
 pub fn is_statement_offer(value: &Value) -> bool {
-    value["type"] == "Offer" && kinds_of(&value["object"]).any(|k| k == "Statement")
+    value["type"] == "Offer" && has_kind(&value["object"], "Statement")
+}
+
+/// True when the object `value`'s `type` is `kind` or a list that names it.
+pub fn has_kind(value: &Value, kind: &str) -> bool {
+    kinds_of(value).any(|k| k == kind)
 }
 
 /// True when `value` is an `Accept` or `Reject` of a statement (an object under

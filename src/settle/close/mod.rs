@@ -23,40 +23,25 @@
 //! stage posts them to `held:THING`, and the last stage releases what was held for things
 //! proven since and returns to the payers what was held `held_periods` periods ago.
 //!
-//! Stage 1 freezes the inputs (who spends what, what each flattr gets) into `close_spends` and
-//! `close_shares`; the later stages only move those frozen numbers through the ledger, via the
-//! period's clearing account, which must be empty at the end (a self-check, as in payday).
+//! Stage 1 freezes the inputs (who spends what, what each flattr gets, what each thing got)
+//! into `close_spends`, `close_shares` and `close_things` (`snapshot`); the later stages only
+//! move those frozen numbers through the ledger (`postings`), via the period's clearing
+//! account, which must be empty at the end (a self-check, as in payday). Only the snapshot
+//! touches a row per flattr; every later statement reads a row per user or per thing, which
+//! keeps a large close near the floor of computing the split at all (docs/benchmarks.md).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+mod postings;
+mod snapshot;
+
 use super::held;
 use crate::domain::money::{FeeRate, Money};
 use crate::domain::period::Period;
-use crate::ledger::{self, Account, LedgerError, Posted};
+use crate::ledger::LedgerError;
 pub use crate::store::periods::Stage;
 use crate::store::{Backend, Store, StoreError, Tx, periods, subscriptions};
-
-/// The statement that freezes what each flattr of a period receives (the spender's `net` split
-/// equally, largest remainder to the earliest flattrs), with an extra condition on the flattrs.
-macro_rules! shares_insert {
-    ($filter:literal) => {
-        concat!(
-            "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, peer, amount)
-             SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id, r.peer,
-                    s.net / s.flattr_count
-                    + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
-             FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
-                          CASE WHEN t.owner_id IS NULL THEN t.origin END AS peer,
-                          ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
-                   FROM flattrs f JOIN things t ON t.id = f.thing_id
-                   WHERE f.period = $1 AND f.charged = 1",
-            $filter,
-            ") r
-             JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id"
-        )
-    };
-}
 
 /// Why a close did not run or did not finish; the books are unchanged by a failed stage.
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +176,12 @@ async fn close_one(
             tx.rollback().await?;
             continue;
         }
-        run_stage(&mut tx, period, next, rules, now).await?;
+        let cache = widen_page_cache(&mut tx, store.backend()).await?;
+        let ran = run_stage(&mut tx, period, next, rules, now).await;
+        if let Some(pages) = cache {
+            set_page_cache(&mut tx, pages).await?;
+        }
+        ran?;
         tx.commit().await?;
         tracing::info!(%period, stage = ?next, "close stage committed");
         if options.fail_after == Some(next) {
@@ -202,6 +192,36 @@ async fn close_one(
         }
     }
     report(store, period, already_closed).await
+}
+
+/// The SQLite page cache of a close stage's connection while the stage runs, in KiB (a
+/// negative `cache_size`). A stage writes a row per flattr and sorts them; with SQLite's
+/// default of 2 000 KiB a large close spent as much time re-reading its own pages from the
+/// operating system as computing (issue 10.4). The cache is this connection's alone and is
+/// set back when the stage ends, so memory stays bounded by it.
+const CLOSE_PAGE_CACHE_KIB: i64 = 64 * 1024;
+
+/// Gives a SQLite stage's connection the close's page cache; returns the `cache_size` to set
+/// back afterwards (`None` on PostgreSQL, whose memory is the server's settings).
+async fn widen_page_cache(tx: &mut Tx, backend: Backend) -> Result<Option<i64>, CloseError> {
+    if backend != Backend::Sqlite {
+        return Ok(None);
+    }
+    let before: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&mut **tx)
+        .await?;
+    set_page_cache(tx, -CLOSE_PAGE_CACHE_KIB).await?;
+    Ok(Some(before))
+}
+
+async fn set_page_cache(tx: &mut Tx, cache_size: i64) -> Result<(), CloseError> {
+    // A PRAGMA takes no bound parameters; the value is our own integer.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA cache_size = {cache_size}"
+    )))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The key of the PostgreSQL advisory lock that lets one close stage run at a time ("fdflclos").
@@ -245,40 +265,14 @@ async fn run_stage(
                     earlier: *earlier,
                 });
             }
-            snapshot(tx, period, rate).await
+            snapshot::snapshot(tx, period, rate).await
         }
         Stage::Spend => {
-            cap_spends(tx, period, rate).await?;
-            move_money(tx, period, "spend", SPEND_SQL, now).await
+            snapshot::cap_spends(tx, period, rate).await?;
+            postings::spend(tx, period, now).await
         }
-        Stage::Fees => move_money(tx, period, "fees", FEES_SQL, now).await,
-        Stage::Shares => {
-            // Shares of things on other fedflattr servers are owed to that peer until the
-            // statement settles them: one `payable:ORIGIN` account per peer.
-            sqlx::query(
-                "INSERT INTO accounts (name, kind, user_id, balance)
-                 SELECT DISTINCT 'payable:' || peer, 'payable', CAST(NULL AS BIGINT), 0 FROM close_shares
-                 WHERE period = $1 AND peer IS NOT NULL
-                 ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(period.to_string())
-            .execute(&mut **tx)
-            .await?;
-            // Shares of unproven local things go to their held accounts, not to earnings.
-            held::hold(tx, period).await?;
-            let held_postings = held::held_postings_sql();
-            let mut statements: Vec<Statement<'_>> = SHARES_SQL.to_vec();
-            statements.push((held_postings.as_str(), &[Bind::Transaction, Bind::Period]));
-            move_money(tx, period, "shares", &statements, now).await?;
-            let left = ledger::balance(&mut **tx, &Account::Clearing(period)).await?;
-            if left != Money::ZERO {
-                return Err(CloseError::SelfCheck {
-                    period,
-                    problem: format!("clearing account holds {left} after paying creators"),
-                });
-            }
-            Ok(())
-        }
+        Stage::Fees => postings::fees(tx, period, now).await,
+        Stage::Shares => postings::shares(tx, period, now).await,
         Stage::Renew => {
             subscriptions::renew(tx, period.next(), now).await?;
             Ok(())
@@ -289,182 +283,6 @@ async fn run_stage(
             Ok(())
         }
     }
-}
-
-/// Freezes the period: `spend = min(budget, wallet)`, `fee = ⌊spend × rate⌋`, `net = spend − fee`
-/// per user with flattrs and money, then `net` split equally over the user's flattrs in id
-/// order, the first `net mod n` flattrs getting one ten-thousandth more (largest remainder with
-/// equal weights; `domain::split` is the same rule in Rust).
-async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), CloseError> {
-    sqlx::query(
-        "INSERT INTO close_spends (period, user_id, flattr_count, spend, fee, net)
-         SELECT $1, x.user_id, x.n, x.spend, x.spend * $2 / 10000, x.spend - x.spend * $2 / 10000
-         FROM (SELECT c.user_id, c.n,
-                      CASE WHEN a.balance < u.budget THEN a.balance ELSE u.budget END AS spend
-               FROM (SELECT user_id, COUNT(*) AS n FROM flattrs
-                     WHERE period = $1 AND charged = 1 GROUP BY user_id) c
-               JOIN users u ON u.id = c.user_id
-               JOIN accounts a ON a.kind = 'wallet' AND a.user_id = c.user_id) x
-         WHERE x.spend > 0",
-    )
-    .bind(period.to_string())
-    .bind(rate.parts())
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(shares_insert!(""))
-        .bind(period.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Caps each frozen spend at the wallet as it stands now, in the transaction that posts the
-/// spend: whatever happened since the snapshot, a wallet is never spent below zero. A capped
-/// user's fee, net and shares are recomputed by the snapshot's own rules; everybody else's
-/// frozen numbers stay as they are. In a close that runs alone and in order nothing is capped
-/// and this costs one indexed pass over the spends.
-async fn cap_spends(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), CloseError> {
-    sqlx::query(
-        "DELETE FROM close_shares WHERE period = $1 AND user_id IN
-           (SELECT s.user_id FROM close_spends s
-            JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id
-            WHERE s.period = $1 AND a.balance < s.spend)",
-    )
-    .bind(period.to_string())
-    .execute(&mut **tx)
-    .await?;
-    let capped = sqlx::query(
-        "UPDATE close_spends
-         SET spend = w.balance, fee = w.balance * $2 / 10000, net = w.balance - w.balance * $2 / 10000
-         FROM (SELECT user_id, CASE WHEN balance < 0 THEN 0 ELSE balance END AS balance
-               FROM accounts WHERE kind = 'wallet') w
-         WHERE close_spends.period = $1 AND w.user_id = close_spends.user_id
-           AND w.balance < close_spends.spend",
-    )
-    .bind(period.to_string())
-    .bind(rate.parts())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if capped == 0 {
-        return Ok(());
-    }
-    tracing::warn!(%period, users = capped, "spends capped at what the wallets hold now");
-    sqlx::query("DELETE FROM close_spends WHERE period = $1 AND spend <= 0")
-        .bind(period.to_string())
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(shares_insert!(
-        " AND NOT EXISTS (SELECT 1 FROM close_shares x WHERE x.period = $1 AND x.flattr_id = f.id)"
-    ))
-    .bind(period.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// A value a posting statement binds, in the order of its placeholders. PostgreSQL refuses a
-/// statement bound with more values than it has placeholders, so each statement lists its own.
-#[derive(Clone, Copy)]
-enum Bind {
-    Transaction,
-    Period,
-    Clearing,
-    Fees,
-}
-
-type Statement<'a> = (&'a str, &'static [Bind]);
-
-const SPEND_SQL: &[Statement<'static>] = &[
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, a.id, -s.spend FROM close_spends s
-         JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id
-         WHERE s.period = $2",
-        &[Bind::Transaction, Bind::Period],
-    ),
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, $3, CAST(SUM(spend) AS BIGINT) FROM close_spends WHERE period = $2
-         HAVING COUNT(*) > 0",
-        &[Bind::Transaction, Bind::Period, Bind::Clearing],
-    ),
-];
-const FEES_SQL: &[Statement<'static>] = &[
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, $3, -CAST(SUM(fee) AS BIGINT) FROM close_spends WHERE period = $2
-         HAVING COUNT(*) > 0",
-        &[Bind::Transaction, Bind::Period, Bind::Clearing],
-    ),
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, $3, CAST(SUM(fee) AS BIGINT) FROM close_spends WHERE period = $2
-         HAVING COUNT(*) > 0",
-        &[Bind::Transaction, Bind::Period, Bind::Fees],
-    ),
-];
-const SHARES_SQL: &[Statement<'static>] = &[
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, $3, -CAST(SUM(amount) AS BIGINT) FROM close_shares WHERE period = $2
-         HAVING COUNT(*) > 0",
-        &[Bind::Transaction, Bind::Period, Bind::Clearing],
-    ),
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, a.id, CAST(SUM(sh.amount) AS BIGINT) FROM close_shares sh
-         JOIN accounts a ON a.kind = 'earnings' AND a.user_id = sh.owner_id
-         WHERE sh.period = $2
-           AND NOT EXISTS (SELECT 1 FROM held_shares h
-                           WHERE h.period = sh.period AND h.flattr_id = sh.flattr_id)
-         GROUP BY a.id",
-        &[Bind::Transaction, Bind::Period],
-    ),
-    (
-        "INSERT INTO postings (transaction_id, account_id, amount)
-         SELECT $1, a.id, CAST(SUM(sh.amount) AS BIGINT) FROM close_shares sh
-         JOIN accounts a ON a.name = 'payable:' || sh.peer
-         WHERE sh.period = $2 AND sh.peer IS NOT NULL
-         GROUP BY a.id",
-        &[Bind::Transaction, Bind::Period],
-    ),
-];
-
-/// Posts one stage's movement as one balanced ledger transaction `close:PERIOD:STEP`.
-async fn move_money(
-    tx: &mut Tx,
-    period: Period,
-    step: &str,
-    statements: &[Statement<'_>],
-    now: DateTime<Utc>,
-) -> Result<(), CloseError> {
-    let reference = format!("close:{period}:{step}");
-    let clearing = ledger::account_id(tx, &Account::Clearing(period)).await?;
-    let fees = ledger::account_id(tx, &Account::Fees).await?;
-    let memo = format!("close of {period}: {step}");
-    let Posted::New(id) = ledger::open(tx, "close", &reference, &memo, now).await? else {
-        // The stage's compare-and-set makes this unreachable; the unique reference is the
-        // second lock on the door.
-        return Err(CloseError::SelfCheck {
-            period,
-            problem: format!("{reference} was already posted"),
-        });
-    };
-    for (sql, binds) in statements {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(*sql));
-        for bind in *binds {
-            query = match bind {
-                Bind::Transaction => query.bind(id),
-                Bind::Period => query.bind(period.to_string()),
-                Bind::Clearing => query.bind(clearing),
-                Bind::Fees => query.bind(fees),
-            };
-        }
-        query.execute(&mut **tx).await?;
-    }
-    ledger::seal(tx, id, &reference).await?;
-    Ok(())
 }
 
 async fn report(
@@ -479,8 +297,10 @@ async fn report(
     .bind(period.to_string())
     .fetch_one(store.pool())
     .await?;
+    // From the things' totals (a row per thing), which the audit checks against the shares.
     let (flattrs, paid): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM close_shares WHERE period = $1",
+        "SELECT CAST(COALESCE(SUM(flattrs), 0) AS BIGINT), CAST(COALESCE(SUM(amount), 0) AS BIGINT)
+         FROM close_things WHERE period = $1",
     )
     .bind(period.to_string())
     .fetch_one(store.pool())

@@ -1,0 +1,138 @@
+//! The close's frozen inputs: the snapshot stage writes who spends what (`close_spends`), what
+//! each flattr receives (`close_shares`) and what each thing received in total
+//! (`close_things`); the spend stage caps spends at the wallets as they stand. The only
+//! module that writes these three tables.
+//!
+//! The per-thing totals exist for speed (issue 10.4): every later stage, the report and the
+//! earnings pages need only what each thing received, so they read a row per thing instead of
+//! a row per flattr. They are summed once, from the shares just written, and rewritten
+//! whenever the shares are (a capped spend's re-split); the audit checks they agree.
+
+use super::CloseError;
+use crate::domain::money::FeeRate;
+use crate::domain::period::Period;
+use crate::store::Tx;
+
+/// The statement that freezes what each flattr of a period receives (the spender's `net` split
+/// equally, largest remainder to the earliest flattrs), with an extra condition on the flattrs.
+macro_rules! shares_insert {
+    ($filter:literal) => {
+        concat!(
+            "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, peer, amount)
+             SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id, r.peer,
+                    s.net / s.flattr_count
+                    + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
+             FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
+                          CASE WHEN t.owner_id IS NULL THEN t.origin END AS peer,
+                          ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
+                   FROM flattrs f JOIN things t ON t.id = f.thing_id
+                   WHERE f.period = $1 AND f.charged = 1",
+            $filter,
+            ") r
+             JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id"
+        )
+    };
+}
+
+/// Freezes the period: `spend = min(budget, wallet)`, `fee = ⌊spend × rate⌋`, `net = spend − fee`
+/// per user with flattrs and money, then `net` split equally over the user's flattrs in id
+/// order, the first `net mod n` flattrs getting one ten-thousandth more (largest remainder with
+/// equal weights; `domain::split` is the same rule in Rust), then each thing's total.
+pub(super) async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), CloseError> {
+    sqlx::query(
+        "INSERT INTO close_spends (period, user_id, flattr_count, spend, fee, net)
+         SELECT $1, x.user_id, x.n, x.spend, x.spend * $2 / 10000, x.spend - x.spend * $2 / 10000
+         FROM (SELECT c.user_id, c.n,
+                      CASE WHEN a.balance < u.budget THEN a.balance ELSE u.budget END AS spend
+               FROM (SELECT user_id, COUNT(*) AS n FROM flattrs
+                     WHERE period = $1 AND charged = 1 GROUP BY user_id) c
+               JOIN users u ON u.id = c.user_id
+               JOIN accounts a ON a.kind = 'wallet' AND a.user_id = c.user_id) x
+         WHERE x.spend > 0",
+    )
+    .bind(period.to_string())
+    .bind(rate.parts())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(shares_insert!(""))
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
+    thing_totals(tx, period).await
+}
+
+/// Sums the period's shares per thing into `close_things` (one sorted pass over the shares).
+async fn thing_totals(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
+    sqlx::query("DELETE FROM close_things WHERE period = $1")
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO close_things (period, thing_id, owner_id, peer, flattrs, amount)
+         SELECT $1, thing_id, owner_id, peer, COUNT(*), CAST(SUM(amount) AS BIGINT)
+         FROM close_shares WHERE period = $1
+         GROUP BY thing_id, owner_id, peer",
+    )
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Caps each frozen spend at the wallet as it stands now, in the transaction that posts the
+/// spend: whatever happened since the snapshot, a wallet is never spent below zero. A capped
+/// user's fee, net and shares are recomputed by the snapshot's own rules (and the things'
+/// totals with them); everybody else's frozen numbers stay as they are. In a close that runs
+/// alone and in order nothing is capped and this costs one pass over the spends.
+pub(super) async fn cap_spends(
+    tx: &mut Tx,
+    period: Period,
+    rate: FeeRate,
+) -> Result<(), CloseError> {
+    // Whether anybody is capped is decided on the spends (a row per user) before any share is
+    // touched: the set-based delete below walks every share of the period.
+    let capped: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM close_spends s
+         JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id
+         WHERE s.period = $1 AND a.balance < s.spend",
+    )
+    .bind(period.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    if capped == 0 {
+        return Ok(());
+    }
+    tracing::warn!(%period, users = capped, "spends capped at what the wallets hold now");
+    sqlx::query(
+        "DELETE FROM close_shares WHERE period = $1 AND user_id IN
+           (SELECT s.user_id FROM close_spends s
+            JOIN accounts a ON a.kind = 'wallet' AND a.user_id = s.user_id
+            WHERE s.period = $1 AND a.balance < s.spend)",
+    )
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE close_spends
+         SET spend = w.balance, fee = w.balance * $2 / 10000, net = w.balance - w.balance * $2 / 10000
+         FROM (SELECT user_id, CASE WHEN balance < 0 THEN 0 ELSE balance END AS balance
+               FROM accounts WHERE kind = 'wallet') w
+         WHERE close_spends.period = $1 AND w.user_id = close_spends.user_id
+           AND w.balance < close_spends.spend",
+    )
+    .bind(period.to_string())
+    .bind(rate.parts())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM close_spends WHERE period = $1 AND spend <= 0")
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(shares_insert!(
+        " AND NOT EXISTS (SELECT 1 FROM close_shares x WHERE x.period = $1 AND x.flattr_id = f.id)"
+    ))
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    thing_totals(tx, period).await
+}
