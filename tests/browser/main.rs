@@ -18,7 +18,7 @@ mod remote;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -35,6 +35,8 @@ pub struct Browser {
     /// The WebDriver session, for what the helpers do not cover.
     pub client: Client,
     driver: Child,
+    /// Whether pages may run scripts (WebDriver's own scripts cannot run either without).
+    javascript: bool,
     _profile: tempfile::TempDir,
 }
 
@@ -92,13 +94,13 @@ impl Browser {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let url = format!("http://127.0.0.1:{port}");
         // chromedriver needs a moment to listen: wait for it (bounded), then connect once.
-        let deadline = std::time::Instant::now() + WAIT;
+        let deadline = Instant::now() + WAIT;
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
         {
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "chromedriver did not listen on port {port} within {WAIT:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -111,6 +113,7 @@ impl Browser {
         Browser {
             client,
             driver,
+            javascript,
             _profile: profile,
         }
     }
@@ -146,9 +149,51 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
-    /// Clicks the element `css`.
+    /// Clicks the element `css` and waits until the page the click leads to has loaded: every
+    /// click in these tests follows a link or sends a form. Without the wait, the next `find`
+    /// could still see the page being left: a refused form re-renders the same fields, so the
+    /// old error message was read, or went stale mid-read, while the new page was on its way.
     pub async fn click(&self, css: &str) {
+        let leaving = self.client.find(Locator::Css("html")).await.unwrap();
         self.find(css).await.click().await.unwrap();
+        let deadline = Instant::now() + WAIT;
+        // The old document's root goes stale once the browser has replaced the page.
+        loop {
+            match leaving.tag_name().await {
+                Err(e) if e.is_stale_element_reference() => break,
+                outcome => assert!(
+                    Instant::now() < deadline,
+                    "clicking {css} on {} did not lead to another page within {WAIT:?} \
+                     (last answer: {outcome:?})",
+                    self.url().await
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.wait_until_loaded().await;
+    }
+
+    /// Waits until the current document has finished loading (scripts included).
+    async fn wait_until_loaded(&self) {
+        if !self.javascript {
+            return;
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let state = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await;
+            if matches!(&state, Ok(serde_json::Value::String(s)) if s == "complete") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not finish loading within {WAIT:?} (readyState: {state:?})",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// The current address.
@@ -172,14 +217,14 @@ impl Browser {
 
     /// Waits until the address starts with `prefix`.
     pub async fn wait_for_url(&self, prefix: &str) {
-        let deadline = std::time::Instant::now() + WAIT;
+        let deadline = Instant::now() + WAIT;
         loop {
             let now = self.url().await;
             if now.starts_with(prefix) {
                 return;
             }
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "expected to be at {prefix}…, still at {now}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
