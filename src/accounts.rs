@@ -181,3 +181,25 @@ pub async fn overview(state: &AppState, user_id: i64) -> Result<Overview, Accoun
         per_flattr: estimate.shares.last().copied().unwrap_or(Money::ZERO),
     })
 }
+
+/// Disables a user (`disable`) or enables them again, for the admin page and `fedflattr admin
+/// user disable|enable` alike: one transaction; an admin cannot be disabled (an instance could
+/// lock out its last admin). Doing it again changes nothing (a disabled user keeps the moment
+/// they were first disabled). Returns the user as they are now and whether anything changed.
+pub async fn set_disabled(
+    store: &crate::store::Store,
+    user_id: i64,
+    disable: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(UserRow, bool), AccountError> {
+    let mut tx = store.begin().await?;
+    let user = users::by_id(&mut *tx, user_id).await?;
+    if user.is_disabled() == disable {
+        return Ok((user, false));
+    }
+    users::set_disabled(&mut tx, user_id, disable.then_some(now)).await?;
+    let user = users::by_id(&mut *tx, user_id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    tracing::info!(user = %user.username, disable, "an admin changed whether a user is disabled");
+    Ok((user, true))
+}

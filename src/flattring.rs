@@ -250,6 +250,17 @@ async fn thing_of(tx: &mut Tx, state: &AppState, target: Target) -> Result<Thing
     })
 }
 
+/// The thing `target` names, recorded now if it is new (an auto-submit URL's thing created
+/// for its owner under their verified domain, as its first flattr would), without flattring
+/// it: remote interaction hands its id to a visitor's home instance, which flattrs it there.
+pub async fn thing_for(
+    tx: &mut Tx,
+    state: &AppState,
+    target: Target,
+) -> Result<ThingRow, FlattrError> {
+    thing_of(tx, state, target).await
+}
+
 /// The owner an auto-submit URL names.
 async fn owner_of<'e, E>(db: E, name: &str) -> Result<users::UserRow, FlattrError>
 where

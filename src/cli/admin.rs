@@ -120,6 +120,17 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Disable a user: no log-in, their tokens and sessions refused; their money stays in the
+    /// books. Disabling a disabled user changes nothing; an admin cannot be disabled.
+    Disable {
+        /// The user's name.
+        username: String,
+    },
+    /// Enable a disabled user again (their tokens and sessions work again).
+    Enable {
+        /// The user's name.
+        username: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,6 +175,12 @@ pub async fn run(
                     admin,
                 },
         } => create_user(store, settings, json, now, &username, password, admin).await,
+        Admin::User {
+            command: UserCommand::Disable { username },
+        } => set_disabled(store, json, now, &username, true).await,
+        Admin::User {
+            command: UserCommand::Enable { username },
+        } => set_disabled(store, json, now, &username, false).await,
         Admin::Deposit {
             username,
             amount,
@@ -232,6 +249,45 @@ async fn create_user(
         || match &shown {
             Some(p) => format!("created user {} with password {p}", user.username),
             None => format!("created user {}", user.username),
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `admin user disable|enable`: what the admin page's button does (`accounts::set_disabled`);
+/// run twice, the second run changes nothing and says so.
+async fn set_disabled(
+    store: &Store,
+    json: bool,
+    now: DateTime<Utc>,
+    username: &str,
+    disable: bool,
+) -> Result<ExitCode, Failure> {
+    let user = match users::by_name(store.pool(), username).await {
+        Ok(user) => user,
+        Err(crate::store::StoreError::NotFound(_)) => {
+            return Err(fail(format!("no user is named {username}")));
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let (user, changed) = crate::accounts::set_disabled(store, user.id, disable, now)
+        .await
+        .map_err(fail)?;
+    let state = if user.is_disabled() {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    output(
+        json,
+        json!({"id": user.id, "username": user.username, "disabled": user.is_disabled(),
+               "changed": changed}),
+        || {
+            if changed {
+                format!("{} is {state}", user.username)
+            } else {
+                format!("{} was already {state}; nothing changed", user.username)
+            }
         },
     );
     Ok(ExitCode::SUCCESS)

@@ -9,9 +9,12 @@
 //! and what was typed.
 //!
 //! - [`session`]: who is looking (cookie sessions) and CSRF tokens;
+//! - [`forms`]: what every form shares: a logged-in user's POST (log in first, the CSRF
+//!   token, the use case, a redirect or the form again with its refusal) in one helper;
 //! - [`public`]: the front page, user and thing pages (the HTML side of `/users/NAME` and
 //!   `/things/ID`; their ActivityPub answers stay `federation::pages`');
-//! - [`reader`]: sign-up, log-in and out, the budget, my flattrs with undo, flattr any URL;
+//! - [`reader`]: sign-up, log-in and out, the budget, my flattrs with undo, flattr any URL,
+//!   subscriptions;
 //! - [`creator`]: my things (register, edit, hide, delete, prove, embed code), my domains,
 //!   my earnings with a chart ([`chart`]), payouts;
 //! - [`admin`]: the admin's pages under `/admin` (overview and audit, users and deposits,
@@ -25,6 +28,7 @@ pub mod admin;
 pub mod button;
 pub mod chart;
 pub mod creator;
+pub mod forms;
 pub mod public;
 pub mod reader;
 pub mod session;
@@ -52,34 +56,49 @@ pub fn router() -> Router<AppState> {
         .route("/style.css", get(stylesheet))
         .route("/users/{name}", get(public::user))
         .route("/things/{id}", get(public::thing))
-        .route("/signup", get(reader::sign_up_form).post(reader::sign_up))
-        .route("/login", get(reader::log_in_form).post(reader::log_in))
-        .route("/logout", post(reader::log_out))
-        .route("/me", get(reader::me))
-        .route("/me/budget", post(reader::set_budget))
-        .route("/me/flattr", post(reader::flattr_url))
-        .route("/me/flattrs/{id}/undo", post(reader::undo))
+        .route(
+            "/signup",
+            get(reader::account::sign_up_form).post(reader::account::sign_up),
+        )
+        .route(
+            "/login",
+            get(reader::account::log_in_form).post(reader::account::log_in),
+        )
+        .route("/logout", post(reader::account::log_out))
+        .route("/me", get(reader::flattrs::me))
+        .route("/me/budget", post(reader::flattrs::set_budget))
+        .route("/me/flattr", post(reader::flattrs::flattr_url))
+        .route("/me/flattrs/{id}/undo", post(reader::flattrs::undo))
         .route(
             "/me/things",
-            get(creator::my_things).post(creator::register),
+            get(creator::things::my_things).post(creator::things::register),
         )
-        .route("/me/things/{id}/prove", post(creator::prove))
-        .route("/me/things/{id}/hide", post(creator::hide))
-        .route("/me/things/{id}/delete", post(creator::delete))
+        .route("/me/things/{id}/prove", post(creator::things::prove))
+        .route("/me/things/{id}/hide", post(creator::things::hide))
+        .route("/me/things/{id}/delete", post(creator::things::delete))
         .route(
             "/me/things/{id}/edit",
-            get(creator::edit_form).post(creator::edit),
+            get(creator::things::edit_form).post(creator::things::edit),
         )
-        .route("/me/domains", post(creator::claim_domain))
-        .route("/me/domains/verify", post(creator::verify_domain))
-        .route("/me/earnings", get(creator::my_earnings))
-        .route("/me/payouts", post(creator::payout))
-        .route("/flattr", get(button::flattr_page).post(button::flattr))
-        .route("/flattr/remote", post(button::remote))
-        .route("/subscribe", post(button::subscribe))
-        .route("/me/subscriptions/{id}/pause", post(reader::pause))
-        .route("/me/subscriptions/{id}/stop", post(reader::stop))
-        .route("/submit/auto", get(button::auto_submit))
+        .route("/me/domains", post(creator::domains::claim_domain))
+        .route("/me/domains/verify", post(creator::domains::verify_domain))
+        .route("/me/earnings", get(creator::earnings::my_earnings))
+        .route("/me/payouts", post(creator::earnings::payout))
+        .route(
+            "/flattr",
+            get(button::page::flattr_page).post(button::page::flattr),
+        )
+        .route("/flattr/remote", post(button::remote::remote))
+        .route("/subscribe", post(button::page::subscribe))
+        .route(
+            "/me/subscriptions/{id}/pause",
+            post(reader::subscriptions::pause),
+        )
+        .route(
+            "/me/subscriptions/{id}/stop",
+            post(reader::subscriptions::stop),
+        )
+        .route("/submit/auto", get(button::page::auto_submit))
         .route("/button.js", get(button::script))
         .route("/button.svg", get(button::image))
         .route("/button/count", get(button::count))
@@ -97,6 +116,68 @@ pub fn router() -> Router<AppState> {
         .route("/admin/payouts", get(admin::books::payout_list))
         .route("/admin/payouts/export", post(admin::books::export))
         .route("/admin/payouts/confirm", post(admin::books::confirm))
+        .layer(axum::middleware::from_fn(error_pages))
+}
+
+/// An error page still to be drawn: [`PageError`] turns into a response without the state,
+/// so it leaves its heading and sentence here and [`error_pages`] draws the page with the
+/// instance's name and the visitor's navigation.
+#[derive(Clone, Debug)]
+struct PendingErrorPage {
+    heading: String,
+    description: String,
+}
+
+/// Draws the error pages the handlers left pending ([`PendingErrorPage`]), with the layout's
+/// instance name and the visitor's navigation. Only an error costs the visitor's lookup here.
+async fn error_pages(
+    data: activitypub_federation::config::Data<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers().clone();
+    let mut response = next.run(request).await;
+    let Some(pending) = response.extensions_mut().remove::<PendingErrorPage>() else {
+        return response;
+    };
+    let mut copy = axum::http::Request::new(());
+    *copy.headers_mut() = headers;
+    let (mut parts, ()) = copy.into_parts();
+    let nav = match <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &data,
+    )
+    .await
+    {
+        Ok(visitor) => Nav::of(&data, &visitor).await.ok(),
+        Err(_) => None,
+    };
+    let nav = nav.unwrap_or_else(|| Nav {
+        instance: data.settings.domain.clone(),
+        user: None,
+        admin: false,
+        csrf: String::new(),
+    });
+    let page = ErrorPage {
+        nav,
+        heading: pending.heading,
+        description: pending.description,
+    };
+    let drawn = render(response.status(), &page);
+    let (drawn, body) = drawn.into_parts();
+    // The status and headers set with the error (Retry-After) stay; the page is the body.
+    if let Some(policy) = drawn.headers.get(header::CONTENT_SECURITY_POLICY) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy.clone());
+    }
+    if let Some(kind) = drawn.headers.get(header::CONTENT_TYPE) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, kind.clone());
+    }
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    *response.body_mut() = body;
+    response
 }
 
 /// The stylesheet, compiled in; browsers may keep it for an hour.
@@ -264,18 +345,13 @@ impl IntoResponse for PageError {
             }
             PageError::Api(error) => {
                 let status = error.status();
-                let heading = status.canonical_reason().unwrap_or("Error").to_owned();
-                let page = ErrorPage {
-                    nav: Nav {
-                        instance: String::new(),
-                        user: None,
-                        admin: false,
-                        csrf: String::new(),
-                    },
-                    heading,
+                let pending = PendingErrorPage {
+                    heading: status.canonical_reason().unwrap_or("Error").to_owned(),
                     description: error.description().to_owned(),
                 };
-                let mut response = render(status, &page);
+                // The page is drawn by `error_pages`, which knows the instance and visitor.
+                let mut response = (status, pending.description.clone()).into_response();
+                response.extensions_mut().insert(pending);
                 if let Some(seconds) = error.retry_after() {
                     response
                         .headers_mut()

@@ -425,3 +425,74 @@ async fn an_admin_vouches_for_a_member_s_domain_and_nobody_else_can_have_it() {
     ));
     assert!(bad.contains("domain"), "{bad}");
 }
+
+#[tokio::test]
+async fn an_admin_disables_and_enables_a_user_from_the_command_line_and_a_second_run_changes_nothing()
+ {
+    let app = spawn_app().await;
+    let reader = app.sign_up("reader").await;
+    json_of(&fedflattr(
+        &app,
+        &["admin", "user", "create", "root", "--admin", "--json"],
+    ));
+
+    let disabled = json_of(&fedflattr(
+        &app,
+        &["admin", "--json", "user", "disable", "Reader"],
+    ));
+    assert_eq!(disabled["username"], "reader");
+    assert_eq!(disabled["disabled"], true);
+    assert_eq!(disabled["changed"], true);
+    assert_eq!(app.get("/api/v1/user", Some(&reader)).await.status(), 401);
+    let log_in = app
+        .post(
+            "/api/v1/tokens",
+            None,
+            &json!({"username": "reader", "password": crate::common::users::PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        crate::common::error_code(log_in).await,
+        (403, "account_disabled".into())
+    );
+    let since = app
+        .count("SELECT disabled_at FROM users WHERE username = 'reader'")
+        .await;
+
+    // Again: nothing changes, the moment of disabling included, and it says so.
+    let again = fedflattr(&app, &["admin", "user", "disable", "reader"]);
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "reader was already disabled; nothing changed"
+    );
+    assert_eq!(
+        app.count("SELECT disabled_at FROM users WHERE username = 'reader'")
+            .await,
+        since
+    );
+
+    let enabled = json_of(&fedflattr(
+        &app,
+        &["admin", "--json", "user", "enable", "reader"],
+    ));
+    assert_eq!(enabled["disabled"], false);
+    assert_eq!(enabled["changed"], true);
+    assert_eq!(app.get("/api/v1/user", Some(&reader)).await.status(), 200);
+    let again = json_of(&fedflattr(
+        &app,
+        &["admin", "--json", "user", "enable", "reader"],
+    ));
+    assert_eq!(again["changed"], false);
+
+    // An unknown name and an admin: clear refusals, nothing changed.
+    let unknown = stderr_of(&fedflattr(&app, &["admin", "user", "disable", "nobody"]));
+    assert!(unknown.contains("no user is named nobody"), "{unknown}");
+    let admin = stderr_of(&fedflattr(&app, &["admin", "user", "disable", "root"]));
+    assert!(admin.contains("an admin cannot be disabled"), "{admin}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE disabled_at IS NOT NULL")
+            .await,
+        0
+    );
+}

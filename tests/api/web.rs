@@ -268,3 +268,151 @@ async fn the_button_is_cacheable_from_any_origin_and_pages_may_not_be_framed() {
     let json: serde_json::Value = person.json().await.unwrap();
     assert_eq!(json["type"], "Person");
 }
+
+#[tokio::test]
+async fn an_error_page_names_the_instance_and_shows_the_visitor_s_navigation() {
+    let app = spawn_app().await;
+    app.sign_up("reader").await;
+    let client = browser();
+    let domain = app.state.settings.domain.clone();
+    assert!(!domain.is_empty());
+
+    let page = client.get(app.url("/things/999999")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        page.headers()
+    );
+    assert!(page.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<title>Not Found · {domain}</title>")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<a class=\"brand\" href=\"/\">{domain}</a>")),
+        "{html}"
+    );
+
+    // A logged-in visitor keeps their navigation on an error page (a user who is no admin).
+    let session = log_in(&client, &app, "reader").await;
+    let page = client
+        .get(app.url("/admin"))
+        .header(header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<title>Forbidden · {domain}</title>")),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"/users/reader\">@reader</a>"),
+        "{html}"
+    );
+    assert!(html.contains("only an instance admin"), "{html}");
+}
+
+#[tokio::test]
+async fn the_edit_page_changes_tags_and_language_by_the_api_s_rules() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let thing = app
+        .create_thing(&alice, "https://alice.example/post", "Post")
+        .await;
+    let patched = app
+        .patch(
+            &format!("/api/v1/things/{thing}"),
+            &alice,
+            &serde_json::json!({"tags": ["old"], "language": "en"}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let client = browser();
+    let session = log_in(&client, &app, "alice").await;
+    let edit = format!("/me/things/{thing}/edit");
+    let page = client
+        .get(app.url(&edit))
+        .header(header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"tags\" value=\"old\""), "{page}");
+    assert!(page.contains("name=\"language\" value=\"en\""), "{page}");
+    let token = csrf_of(&page);
+    let form = |tags: &str, language: &str| {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf", &token)
+            .append_pair("title", "Post")
+            .append_pair("description", "")
+            .append_pair("category", "text")
+            .append_pair("tags", tags)
+            .append_pair("language", language);
+        body.finish()
+    };
+
+    // Tags separated by commas, trimmed and lower-cased; `pt_BR` written `pt-BR`: the API's rules.
+    let response = post_form(
+        &client,
+        &app,
+        &edit,
+        Some(&session),
+        &form("Rust, Federation ,", "pt_BR"),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let seen = app.get_json(&format!("/api/v1/things/{thing}"), None).await;
+    assert_eq!(
+        seen["tags"],
+        serde_json::json!(["rust", "federation"]),
+        "{seen}"
+    );
+    assert_eq!(seen["language"], "pt-BR", "{seen}");
+
+    // A language that is none: refused next to its field, as the API refuses it, with what
+    // was typed; nothing changes.
+    let api = app
+        .patch(
+            &format!("/api/v1/things/{thing}"),
+            &alice,
+            &serde_json::json!({"language": "english!"}),
+        )
+        .await;
+    let response = post_form(
+        &client,
+        &app,
+        &edit,
+        Some(&session),
+        &form("rust", "english!"),
+    )
+    .await;
+    assert_eq!(response.status(), api.status());
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"language-error\""), "{html}");
+    assert!(
+        html.contains("name=\"language\" value=\"english!\""),
+        "{html}"
+    );
+    // A tag longer than 50 characters: refused next to the tags field.
+    let long = "x".repeat(51);
+    let response = post_form(&client, &app, &edit, Some(&session), &form(&long, "")).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("id=\"tags-error\""));
+    let seen = app.get_json(&format!("/api/v1/things/{thing}"), None).await;
+    assert_eq!(
+        seen["tags"],
+        serde_json::json!(["rust", "federation"]),
+        "{seen}"
+    );
+    assert_eq!(seen["language"], "pt-BR", "{seen}");
+}

@@ -8,6 +8,7 @@
 // Test code: a failed unwrap is a failed run with its reason.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod admin;
 mod button;
 #[path = "../common/mod.rs"]
@@ -156,6 +157,33 @@ impl Browser {
     pub async fn click(&self, css: &str) {
         let leaving = self.client.find(Locator::Css("html")).await.unwrap();
         self.find(css).await.click().await.unwrap();
+        self.wait_until_left(leaving, &format!("clicking {css}"))
+            .await;
+    }
+
+    /// Presses `key` on the focused element, as a keyboard does (no wait).
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(&key.to_string()).await.unwrap();
+    }
+
+    /// Types `text` into the focused element.
+    pub async fn type_text(&self, text: &str) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(text).await.unwrap();
+    }
+
+    /// Presses `key` on the focused element and waits, as [`Browser::click`] does, for the
+    /// page it leads to (Enter on a form's field or button sends the form).
+    pub async fn press_to_leave(&self, key: fantoccini::key::Key) {
+        let leaving = self.client.find(Locator::Css("html")).await.unwrap();
+        self.press(key).await;
+        self.wait_until_left(leaving, &format!("pressing {key:?}"))
+            .await;
+    }
+
+    /// Waits until the page whose root is `leaving` has been replaced and the next one loaded.
+    async fn wait_until_left(&self, leaving: fantoccini::elements::Element, what: &str) {
         let deadline = Instant::now() + WAIT;
         // The old document's root goes stale once the browser has replaced the page.
         loop {
@@ -163,7 +191,7 @@ impl Browser {
                 Err(e) if e.is_stale_element_reference() => break,
                 outcome => assert!(
                     Instant::now() < deadline,
-                    "clicking {css} on {} did not lead to another page within {WAIT:?} \
+                    "{what} on {} did not lead to another page within {WAIT:?} \
                      (last answer: {outcome:?})",
                     self.url().await
                 ),

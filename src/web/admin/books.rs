@@ -18,7 +18,7 @@ use crate::ledger::payouts;
 use crate::settle::close::{self, CloseOptions, CloseRules};
 use crate::state::AppState;
 use crate::store::{StoreError, from_epoch, periods};
-use crate::web::reader::TokenForm;
+use crate::web::forms::TokenForm;
 use crate::web::session::Visitor;
 use crate::web::{Form, Nav, PageError, Path, Query, render};
 

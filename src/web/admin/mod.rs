@@ -3,7 +3,7 @@
 //! Only for users with `is_admin` (others get a 403 page; a visitor who is not logged in goes
 //! to the log-in page and comes back). Every action calls the function `fedflattr admin …`
 //! calls, so a rule exists once: `ledger::deposit`, `settle::close::close`, `ledger::payouts`,
-//! `ledger::audit`, `settle::positions`, `store::users::set_disabled`.
+//! `ledger::audit`, `settle::positions`, `accounts::set_disabled`.
 //!
 //! - this file: the guard, the overview, users and deposits;
 //! - [`books`]: periods with their close, payouts (export as CSV, confirm a batch);
@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::reader::{FormError, TokenForm};
+use super::forms::{FormError, TokenForm};
 use super::session::Visitor;
 use super::{FieldError, Form, Nav, PageError, Path, Query, render};
 use crate::domain::ParseError;
@@ -296,12 +296,9 @@ async fn set_disabled(
 ) -> Result<Response, PageError> {
     admin(data, visitor, "/admin/users").await?;
     visitor.check(form.token())?;
-    let mut tx = data.store.begin().await?;
-    let at = disable.then(|| data.clock.now());
-    users::set_disabled(&mut tx, id, at).await?;
-    let name = users::by_id(&mut *tx, id).await?.username;
-    tx.commit().await.map_err(StoreError::from)?;
-    tracing::info!(user = %name, disable, "an admin changed whether a user is disabled");
+    let (user, _) =
+        crate::accounts::set_disabled(&data.store, id, disable, data.clock.now()).await?;
+    let name = user.username;
     let q: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
     let done = if disable { "disabled" } else { "enabled" };
     Ok(Redirect::to(&format!("/admin/users?q={q}&done={done}")).into_response())
