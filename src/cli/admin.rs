@@ -78,12 +78,17 @@ pub enum Admin {
         command: settlement::PaymentCommand,
     },
     /// Restate our statement of a period to a peer (a new version, from our books as they
-    /// are): e.g. once a thing it disputed as `unproven_thing` is proven. Until paid only.
+    /// are): e.g. once a thing it disputed as `unproven_thing` is proven. Once the period is
+    /// paid, the corrections ride as adjustment lines in our next statement to the peer.
     Restate {
         /// The peer's origin.
         peer: String,
         /// The period, YYYY-MM.
         period: String,
+        /// Once the period is paid: take back this Like's line (a flattr found bogus); its
+        /// value goes back to the flattrer when the later period closes. Repeatable.
+        #[arg(long = "take-back")]
+        take_back: Vec<String>,
     },
     /// Statements sent and received, with their state, totals and disputed lines.
     Statements {
@@ -201,9 +206,11 @@ pub async fn run(
         Admin::Peer { command } => peers::control(store, json, now, command).await,
         Admin::Statements { peer, period } => peers::statements(store, json, peer, period).await,
         Admin::Payments => settlement::due(store, json).await,
-        Admin::Restate { peer, period } => {
-            settlement::restate(store, json, now, &peer, &period).await
-        }
+        Admin::Restate {
+            peer,
+            period,
+            take_back,
+        } => settlement::restate(store, json, now, &peer, &period, &take_back).await,
         Admin::Payment { command } => settlement::act(store, json, now, command).await,
     }
 }

@@ -27,6 +27,13 @@ pub enum Dispute {
     /// The thing's URL is not proven its owner's when we reconcile: as for a local flattr,
     /// nobody is paid for a URL nobody proved theirs (docs/settlement.md, section 4).
     UnprovenThing,
+    /// An adjustment line that does not correct what we hold of a settled period: no such
+    /// statement of the payer's, a period not paid yet (restate it instead), a Like not on it,
+    /// a value that is not its line's, or a correction of what is already so.
+    UnmatchedAdjustment,
+    /// A take-back larger than what the creator is credited in this statement: it would take
+    /// money the creator may already have withdrawn (docs/settlement.md, section 4.1).
+    NotCovered,
 }
 
 impl Dispute {
@@ -41,6 +48,8 @@ impl Dispute {
             Dispute::Duplicate => "duplicate",
             Dispute::DigestMismatch => "digest_mismatch",
             Dispute::UnprovenThing => "unproven_thing",
+            Dispute::UnmatchedAdjustment => "unmatched_adjustment",
+            Dispute::NotCovered => "not_covered",
         }
     }
 
@@ -55,6 +64,8 @@ impl Dispute {
             Dispute::Duplicate,
             Dispute::DigestMismatch,
             Dispute::UnprovenThing,
+            Dispute::UnmatchedAdjustment,
+            Dispute::NotCovered,
         ]
         .into_iter()
         .find(|d| d.as_str() == text)
@@ -125,6 +136,10 @@ pub enum SettlementRefusal {
     NoPaymentNotice,
     /// A document with this id was received before with other content.
     PaymentConflict,
+    /// A take-back names a Like that is not a line of the period's statement.
+    UnknownLine,
+    /// A take-back of a period not paid yet: restate the period instead (or wait).
+    NotPaid,
 }
 
 impl SettlementRefusal {
@@ -137,6 +152,8 @@ impl SettlementRefusal {
             SettlementRefusal::AlreadyPaid => "already_paid",
             SettlementRefusal::NoPaymentNotice => "no_payment_notice",
             SettlementRefusal::PaymentConflict => "payment_conflict",
+            SettlementRefusal::UnknownLine => "unknown_line",
+            SettlementRefusal::NotPaid => "not_paid",
         }
     }
 }

@@ -16,6 +16,7 @@ use super::{FederationError, outbox, proof};
 use crate::domain::money::{Money, SCALE};
 use crate::domain::period::Period;
 use crate::domain::settlement::{Dispute, Outcome, Refusal};
+use crate::settle::adjustments::{self, NewAdjustment};
 use crate::settle::statements::{self as books, NewLine, StatementRow};
 use crate::state::AppState;
 
@@ -78,6 +79,16 @@ pub fn decide(data: &Data<AppState>, offer: &Offer) -> Decision {
     let Ok(total) = Money::parse_exact("flattr:total", &statement.total) else {
         return Decision::Unreadable(format!("{:?} is not an amount", statement.total));
     };
+    let adjustments = match adjustments_of(statement) {
+        Ok(adjustments) => adjustments,
+        Err(error) => return Decision::Unreadable(error),
+    };
+    let adjusted: i64 = adjustments.iter().map(|a| a.amount.minor()).sum();
+    let stated_adjustment = match statement.adjustment_total.as_deref().map(signed_amount) {
+        None => None,
+        Some(Ok(total)) => Some(total),
+        Some(Err(error)) => return Decision::Unreadable(error),
+    };
     let me = instance_url(data);
     let refuse = |refusal, reason: String| Decision::Refuse {
         refusal,
@@ -124,6 +135,17 @@ pub fn decide(data: &Data<AppState>, offer: &Offer) -> Decision {
             ),
         );
     }
+    if stated_adjustment != (!adjustments.is_empty()).then_some(adjusted) {
+        return refuse(
+            Refusal::TotalMismatch,
+            format!(
+                "{} adjustment lines summing to {}, but the statement says {:?}",
+                adjustments.len(),
+                Money::from_minor(adjusted),
+                statement.adjustment_total
+            ),
+        );
+    }
     if sum != total || u64::try_from(lines.len()).ok() != Some(statement.line_count) {
         return refuse(
             Refusal::TotalMismatch,
@@ -135,6 +157,46 @@ pub fn decide(data: &Data<AppState>, offer: &Offer) -> Decision {
         );
     }
     Decision::Lines(lines)
+}
+
+/// A signed decimal with at most four decimals (an adjustment's value), in ten-thousandths.
+fn signed_amount(text: &str) -> Result<i64, String> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    let amount = Money::parse_exact("flattr:value", digits)
+        .map_err(|_| format!("{text:?} is not an amount"))?
+        .minor();
+    Ok(if negative { -amount } else { amount })
+}
+
+/// The adjustment lines of `statement`, for the books: each value signed and not zero, each
+/// period a period.
+pub fn adjustments_of(
+    statement: &super::activities::statement::Statement,
+) -> Result<Vec<NewAdjustment>, String> {
+    statement
+        .adjustments
+        .iter()
+        .map(|a| {
+            let amount = signed_amount(&a.value)?;
+            if amount == 0 {
+                return Err("an adjustment of nothing".to_owned());
+            }
+            let period = Period::parse(&a.adjusts_period)
+                .map_err(|_| format!("{:?} is not a period", a.adjusts_period))?;
+            Ok(NewAdjustment {
+                adjusts: a.adjusts.to_string(),
+                adjusts_period: period.to_string(),
+                like_id: a.like.to_string(),
+                thing: a.thing.to_string(),
+                amount: Money::from_minor(amount),
+                like_digest: a.like_digest.clone(),
+                user_id: None,
+            })
+        })
+        .collect()
 }
 
 /// `BASE/settlement/claims/PAYER-HOST/PERIOD/vVERSION`, the id of our answer to a statement
@@ -215,6 +277,7 @@ pub fn accept(
     offer: &Offer,
     row: &StatementRow,
     outcomes: &[(i64, Outcome, Option<i64>)],
+    adjustment_outcomes: &[(i64, Outcome, Option<i64>)],
     key: &ProofKey,
 ) -> Result<Value, FederationError> {
     let (mut accepted, mut disputed) = (Vec::new(), Vec::new());
@@ -233,6 +296,7 @@ pub fn accept(
             like: line.like.clone(),
             value: line.value.clone(),
             reason,
+            adjusts: None,
         };
         match outcome {
             Outcome::Accepted => {
@@ -244,6 +308,29 @@ pub fn accept(
                 disputed.push(entry(Some(reason.as_str().to_owned())));
             }
         }
+    }
+    let mut adjustments = Vec::with_capacity(adjustment_outcomes.len());
+    let mut adjusted_total = 0i64;
+    for (position, outcome, _) in adjustment_outcomes {
+        let Some(line) = usize::try_from(*position)
+            .ok()
+            .and_then(|p| offer.object.adjustments.get(p))
+        else {
+            continue;
+        };
+        let reason = match outcome {
+            Outcome::Accepted => {
+                adjusted_total += signed_amount(&line.value).unwrap_or(0);
+                None
+            }
+            Outcome::Disputed(reason) => Some(reason.as_str().to_owned()),
+        };
+        adjustments.push(ClaimLine {
+            like: line.like.clone(),
+            value: line.value.clone(),
+            reason,
+            adjusts: Some(line.adjusts.clone()),
+        });
     }
     let id = answer_id(data, offer, None);
     let mut claim_id = id.clone();
@@ -267,6 +354,9 @@ pub fn accept(
             disputed,
             accepted_total: Money::from_minor(accepted_total).to_string(),
             disputed_total: Money::from_minor(disputed_total).to_string(),
+            adjusted_total: (!adjustments.is_empty())
+                .then(|| Money::from_minor(adjusted_total).to_string()),
+            adjustments,
         }),
         reason: None,
         summary: None,
@@ -316,13 +406,18 @@ pub async fn replayed(
     Ok(())
 }
 
-/// The outcome of each line of our statement `row` as the claim in `answer` gives it. The
-/// claim must answer exactly that statement (its id and digest) and every one of its lines.
+/// The outcomes of the lines of our statement `row`, and of its adjustment lines.
+pub type Outcomes = (Vec<(i64, Outcome)>, Vec<(i64, Outcome)>);
+
+/// The outcome of each line and adjustment line of our statement `row` as the claim in
+/// `answer` gives it. The claim must answer exactly that statement (its id and digest) and
+/// every one of its lines and adjustment lines (each once, in order, with its value and the
+/// statement it corrects).
 pub async fn claim_outcomes(
     data: &Data<AppState>,
     answer: &Answer,
     row: &StatementRow,
-) -> Result<Vec<(i64, Outcome)>, FederationError> {
+) -> Result<Outcomes, FederationError> {
     let invalid = |reason: String| {
         FederationError::refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid_claim", reason)
     };
@@ -373,5 +468,33 @@ pub async fn claim_outcomes(
         };
         outcomes.push((line.position, outcome));
     }
-    Ok(outcomes)
+    let stated = adjustments::of_statement(data.store.pool(), row.id).await?;
+    if stated.len() != claim.adjustments.len() {
+        return Err(invalid(format!(
+            "{} adjustment lines answered of {}",
+            claim.adjustments.len(),
+            stated.len()
+        )));
+    }
+    let mut adjusted = Vec::with_capacity(stated.len());
+    for (line, entry) in stated.iter().zip(&claim.adjustments) {
+        if entry.like.as_str() != line.like_id
+            || entry.value != Money::from_minor(line.amount).to_string()
+            || entry.adjusts.as_ref().map(Url::as_str) != Some(line.adjusts.as_str())
+        {
+            return Err(invalid(format!(
+                "the claim does not answer the adjustment of {}",
+                line.like_id
+            )));
+        }
+        let outcome = match entry.reason.as_deref() {
+            None => Outcome::Accepted,
+            Some(reason) => Outcome::Disputed(
+                Dispute::parse(reason)
+                    .ok_or_else(|| invalid("a dispute without a known reason".into()))?,
+            ),
+        };
+        adjusted.push((line.position, outcome));
+    }
+    Ok((outcomes, adjusted))
 }

@@ -104,8 +104,13 @@ pub async fn receive_statement(
         }
         Decision::Refuse { lines, .. } => lines.clone(),
     };
+    let adjustments = answers::adjustments_of(&offer.object).unwrap_or_default();
     for line in &lines {
         fetch_missing_like(data, &peer, &line.like_id).await;
+    }
+    // An addition may present again a line we disputed for a Like that never reached us.
+    for adjustment in adjustments.iter().filter(|a| a.amount.minor() > 0) {
+        fetch_missing_like(data, &peer, &adjustment.like_id).await;
     }
     let key =
         super::instance_keys::signing_key(&data.store, &data.settings.base_url, data.clock.now())
@@ -133,6 +138,7 @@ pub async fn receive_statement(
             document: &document,
             lines: &lines,
             supersedes: offer.object.supersedes.as_ref().map(Url::as_str),
+            adjustments: &adjustments,
         },
         now,
     )
@@ -181,10 +187,20 @@ pub async fn receive_statement(
                 .then_some(Dispute::UnknownLike)
         })
         .await?;
-    let answer = answers::accept(data, offer, &row, &outcomes, &key)?;
-    books::claim_received(&mut tx, &row, &outcomes, &answer.to_string(), now)
-        .await
-        .map_err(|e| FederationError::Internal(e.to_string()))?;
+    let adjusted =
+        crate::settle::adjustments::reconcile(&mut tx, &row, &data.settings.base_url, &outcomes)
+            .await?;
+    let answer = answers::accept(data, offer, &row, &outcomes, &adjusted, &key)?;
+    books::claim_received(
+        &mut tx,
+        &row,
+        &outcomes,
+        &adjusted,
+        &answer.to_string(),
+        now,
+    )
+    .await
+    .map_err(|e| FederationError::Internal(e.to_string()))?;
     outbox::enqueue(&mut tx, &answer, payer_inbox.as_str(), None, now).await?;
     tx.commit().await?;
     tracing::info!(statement = %offer.id, %peer, "statement claimed");
@@ -256,7 +272,7 @@ pub async fn receive_answer(
     let mut tx = data.store.begin().await?;
     match answer.kind.as_str() {
         "Accept" => {
-            let outcomes = answers::claim_outcomes(data, answer, &row).await?;
+            let (outcomes, adjusted) = answers::claim_outcomes(data, answer, &row).await?;
             if let Some(previous) = &row.supersedes {
                 // The claim of a restatement: the version it restates stops counting here too.
                 if let Some(old) = books::by_ap_id(&mut *tx, Direction::Sent, previous).await?
@@ -265,7 +281,7 @@ pub async fn receive_answer(
                     books::supersede_sent(&mut tx, &old, now).await?;
                 }
             }
-            books::claim_sent(&mut tx, &row, &outcomes, &raw, now)
+            books::claim_sent(&mut tx, &row, &outcomes, &adjusted, &raw, now)
                 .await
                 .map_err(|e| FederationError::Internal(e.to_string()))?;
         }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::activities::like;
-use super::activities::statement::{Line, Offer, Statement};
+use super::activities::statement::{AdjustmentLine, Line, Offer, Statement};
 use super::actors::{activity_json, instance_url};
 use super::authorized::FetchRequest;
 use super::client::{get_json, guard, host_and_port};
@@ -27,6 +27,7 @@ use super::{FederationError, instance_keys, origin, outbox, proof, same_origin};
 use crate::domain::money::{Money, SCALE};
 use crate::domain::period::Period;
 use crate::domain::settlement::FIRST_VERSION;
+use crate::settle::adjustments::{self, NewAdjustment};
 use crate::settle::statements::{self as books, Direction, NewLine, NewStatement};
 use crate::state::AppState;
 use crate::store::{StoreError, flattrs, received_likes, things};
@@ -62,6 +63,8 @@ pub async fn prepare_due(state: &AppState) -> Result<usize, StoreError> {
                 peers.insert(origin(&actor));
             }
         }
+        // A peer with corrections of an earlier, settled period gets a statement to carry them.
+        peers.extend(adjustments::peers_waiting(state.store.pool(), &period.to_string()).await?);
         let mut complete = true;
         for peer in &peers {
             match prepare_one(state, period, peer, FIRST_VERSION, None).await {
@@ -124,6 +127,9 @@ async fn prepare_one(
     }
     let (payee, inbox) = discover(state, &peer_url).await?;
     let (lines, new_lines, total) = lines_for(state, period, peer).await?;
+    let requests =
+        adjustments::due_for(state.store.pool(), peer, &period.to_string(), version).await?;
+    let (wire_adjustments, new_adjustments, adjustment_total) = adjustment_lines(&requests)?;
     let me = instance_url(state);
     let mut statement_id = id.clone();
     statement_id.set_fragment(Some("statement"));
@@ -146,6 +152,8 @@ async fn prepare_one(
             line_count: u64::try_from(lines.len()).unwrap_or(u64::MAX),
             total: total.to_string(),
             lines,
+            adjustments: wire_adjustments,
+            adjustment_total: adjustment_total.map(|t| t.to_string()),
         },
     };
     let unsigned =
@@ -169,6 +177,7 @@ async fn prepare_one(
             document: &document,
             lines: &new_lines,
             supersedes: supersedes.as_ref().map(Url::as_str),
+            adjustments: &new_adjustments,
         },
         now,
     )
@@ -178,6 +187,8 @@ async fn prepare_one(
         tx.rollback().await?;
         return Ok(false);
     }
+    let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
+    adjustments::attach(&mut tx, &ids, &period.to_string()).await?;
     outbox::enqueue(&mut tx, &signed, inbox.as_str(), None, now).await?;
     tx.commit().await?;
     tracing::info!(%id, %peer, %total, "statement queued");
@@ -232,6 +243,36 @@ async fn lines_for(
         });
     }
     Ok((lines, new_lines, total))
+}
+
+/// Adjustment lines on the wire, in the books, and their signed total.
+type Adjustments = (Vec<AdjustmentLine>, Vec<NewAdjustment>, Option<Money>);
+
+/// The adjustment lines of `requests` (wire and books form) and their signed total (none
+/// without adjustments, so a statement without them reads as before).
+fn adjustment_lines(requests: &[adjustments::Request]) -> Result<Adjustments, FederationError> {
+    let bad = |what: &str| FederationError::Internal(format!("an adjustment with {what}"));
+    let mut wire = Vec::with_capacity(requests.len());
+    let mut total = 0i64;
+    for request in requests {
+        total = total
+            .checked_add(request.amount)
+            .ok_or_else(|| bad("a total that overflows"))?;
+        wire.push(AdjustmentLine {
+            like: Url::parse(&request.like_id).map_err(|_| bad("a bad Like id"))?,
+            thing: Url::parse(&request.thing).map_err(|_| bad("a bad thing id"))?,
+            value: Money::from_minor(request.amount).to_string(),
+            like_digest: request.like_digest.clone(),
+            adjusts: Url::parse(&request.adjusts).map_err(|_| bad("a bad statement id"))?,
+            adjusts_period: request.adjusts_period.clone(),
+        });
+    }
+    let books = requests.iter().map(adjustments::Request::to_new).collect();
+    Ok((
+        wire,
+        books,
+        (!requests.is_empty()).then(|| Money::from_minor(total)),
+    ))
 }
 
 fn unreachable_peer(peer: &Url, reason: impl std::fmt::Display) -> FederationError {

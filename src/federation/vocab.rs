@@ -45,7 +45,7 @@ pub const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integri
 /// The context of settlement documents (statements, claims, payment notices, receipts): ActivityStreams, Data
 /// Integrity (which defines `proof`), and our terms, the settlement ones included.
 pub fn settlement_context() -> Value {
-    json!([
+    let mut context = json!([
         "https://www.w3.org/ns/activitystreams",
         DATA_INTEGRITY_CONTEXT,
         {
@@ -86,7 +86,20 @@ pub fn settlement_context() -> Value {
             "flattr:payment": {"@id": "flattr:payment", "@type": "@id"},
             "flattr:paymentDigest": {"@id": "flattr:paymentDigest"}
         }
-    ])
+    ]);
+    // The adjustment lines' terms (docs/settlement.md, 4.1), added apart: one `json!` of
+    // every term would pass the macro's recursion limit.
+    let adjustments = json!({
+        "flattr:adjustments": {"@id": "flattr:adjustments", "@container": "@list"},
+        "flattr:adjusts": {"@id": "flattr:adjusts", "@type": "@id"},
+        "flattr:adjustsPeriod": {"@id": "flattr:adjustsPeriod"},
+        "flattr:adjustmentTotal": {"@id": "flattr:adjustmentTotal"},
+        "flattr:adjustedTotal": {"@id": "flattr:adjustedTotal"}
+    });
+    if let (Some(terms), Value::Object(more)) = (context[2].as_object_mut(), adjustments) {
+        terms.extend(more);
+    }
+    context
 }
 
 /// The content type of ActivityPub documents.

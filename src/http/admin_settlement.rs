@@ -259,6 +259,19 @@ pub struct Restatement {
     peer: String,
     /// The period, `YYYY-MM`.
     period: String,
+    /// Once the period is paid: the Likes whose lines to take back (flattrs found bogus).
+    #[serde(default)]
+    take_back: Vec<String>,
+}
+
+/// One adjustment line asked for.
+#[derive(Serialize, ToSchema)]
+pub struct AdjustmentAsked {
+    /// The Like of the line corrected.
+    like: String,
+    /// Signed: positive adds, negative takes back.
+    #[schema(value_type = String)]
+    value: Money,
 }
 
 /// The restatement asked for.
@@ -266,18 +279,23 @@ pub struct Restatement {
 pub struct Restating {
     /// The statement restated (its id).
     restates: String,
-    /// The version that will replace it.
-    version: i64,
+    /// The version that will replace it; absent when the period is paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
+    /// Once the period is paid: the adjustment lines our next statement to the peer carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjustments: Option<Vec<AdjustmentAsked>>,
 }
 
 /// Restates our statement of a period to a peer: the next delivery run sends a new version,
 /// from our books as they are, which replaces the earlier one on both sides until the period
-/// is paid (409 `already_paid` after). Admins only.
+/// is paid; after that, the corrections (and the take-backs asked for) ride as adjustment
+/// lines in our next statement to the peer. Admins only.
 #[utoipa::path(post, path = "/admin/restatements", tag = "admin", security(("bearer" = [])),
     request_body = Restatement,
     responses((status = 200, body = Restating, description = "The restatement, asked for: the next delivery run sends the new version"), (status = 401, body = ErrorBody, description = "No valid bearer token (unauthorized)"),
         (status = 403, body = ErrorBody, description = "forbidden: the token's user is not an instance admin"), (status = 404, body = ErrorBody, description = "unknown_period: no statement to that peer for that period"),
-        (status = 409, body = ErrorBody, description = "already_paid: the period is paid; it can no longer be restated"), (status = 422, body = ErrorBody, description = "invalid_parameters: the peer is not an origin or the period not YYYY-MM")))]
+        (status = 409, body = ErrorBody, description = "not_paid: a take-back of a period not paid yet"), (status = 404, body = ErrorBody, description = "unknown_line: a take-back names a Like that is not a line of the statement"), (status = 422, body = ErrorBody, description = "invalid_parameters: the peer is not an origin or the period not YYYY-MM")))]
 async fn restate(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -286,16 +304,33 @@ async fn restate(
     let peer = PeerOrigin::parse(&body.peer)?;
     let period = Period::parse(&body.period)?;
     let mut tx = state.store.begin().await?;
-    let row = crate::settle::statements::request_restatement(
+    let restating = crate::settle::statements::request_restatement(
         &mut tx,
         peer.as_str(),
         &period.to_string(),
+        &body.take_back,
         state.clock.now(),
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(Restating {
-        restates: row.ap_id,
-        version: row.version + 1,
+    Ok(Json(match restating {
+        crate::settle::statements::Restating::Version(row) => Restating {
+            restates: row.ap_id,
+            version: Some(row.version + 1),
+            adjustments: None,
+        },
+        crate::settle::statements::Restating::Adjustments(row, asked) => Restating {
+            restates: row.ap_id,
+            version: None,
+            adjustments: Some(
+                asked
+                    .into_iter()
+                    .map(|a| AdjustmentAsked {
+                        like: a.like_id,
+                        value: Money::from_minor(a.amount),
+                    })
+                    .collect(),
+            ),
+        },
     }))
 }

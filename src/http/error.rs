@@ -189,10 +189,11 @@ impl From<FlattrRefusal> for ApiError {
 /// and receipts alike (both reach it as a `LedgerError`).
 pub fn settlement_status(refusal: SettlementRefusal) -> StatusCode {
     match refusal {
-        SettlementRefusal::UnknownPeriod => StatusCode::NOT_FOUND,
+        SettlementRefusal::UnknownPeriod | SettlementRefusal::UnknownLine => StatusCode::NOT_FOUND,
         SettlementRefusal::AmountMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         SettlementRefusal::NotDebtor
         | SettlementRefusal::AlreadyPaid
+        | SettlementRefusal::NotPaid
         | SettlementRefusal::NoPaymentNotice
         | SettlementRefusal::PaymentConflict => StatusCode::CONFLICT,
     }

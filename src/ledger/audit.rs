@@ -137,8 +137,9 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
     })
 }
 
-/// Per peer: `receivable:PEER` is minus the accepted lines of the statements it sent us, less
-/// what settled nettings took out of it (`theirs` of each netting whose books are posted).
+/// Per peer: `receivable:PEER` is minus the accepted lines of the statements it sent us and
+/// their accepted additions, and minus the take-backs it accepted of ours, less what settled
+/// nettings took out of it (`theirs` of each netting whose books are posted).
 const RECEIVABLES: &str = "
     SELECT 'receivable:' || x.peer || ' holds ' || CAST(x.balance AS TEXT)
            || ' but accepted lines total ' || CAST(x.accepted AS TEXT)
@@ -148,14 +149,21 @@ const RECEIVABLES: &str = "
                            JOIN statements s ON s.id = l.statement_id
                            WHERE s.direction = 'received' AND s.peer = p.peer
                              AND l.outcome = 'accepted' AND s.superseded_at IS NULL), 0)
+                 + COALESCE((SELECT CAST(SUM(ABS(j.amount)) AS BIGINT) FROM statement_adjustments j
+                             JOIN statements s ON s.id = j.statement_id
+                             WHERE s.peer = p.peer AND j.outcome = 'accepted' AND s.superseded_at IS NULL
+                               AND ((s.direction = 'received' AND j.amount > 0)
+                                    OR (s.direction = 'sent' AND j.amount < 0))), 0)
                  - COALESCE((SELECT CAST(SUM(n.theirs) AS BIGINT) FROM settlement_nets n
                              WHERE n.peer = p.peer AND n.posted = 1), 0) AS accepted
           FROM (SELECT peer FROM statements WHERE direction = 'received'
                 UNION SELECT SUBSTR(name, 12) FROM accounts WHERE kind = 'receivable') p) x
     WHERE x.balance <> -x.accepted";
 
-/// Per creator: `pending:USER` is the accepted lines credited to them, less those of
-/// statements whose netting closed (made withdrawable then).
+/// Per user: `pending:USER` is the accepted lines credited to them and their accepted
+/// adjustments (signed), less those of statements whose netting closed (made withdrawable
+/// then); and as a flattrer, the take-backs of theirs a peer accepted, until our statement
+/// that carried them closes (they go back to the wallet then).
 const PENDING: &str = "
     SELECT 'pending:' || CAST(x.user_id AS TEXT) || ' holds ' || CAST(x.balance AS TEXT)
            || ' but accepted lines total ' || CAST(x.accepted AS TEXT)
@@ -168,15 +176,32 @@ const PENDING: &str = "
                              AND l.outcome = 'accepted' AND s.superseded_at IS NULL
                              AND NOT EXISTS (SELECT 1 FROM settlement_nets n
                                              WHERE n.received_statement = s.ap_id
-                                               AND n.state IN ('received', 'closed'))), 0) AS accepted
+                                               AND n.state IN ('received', 'closed'))), 0)
+                 + COALESCE((SELECT CAST(SUM(j.amount) AS BIGINT) FROM statement_adjustments j
+                             JOIN statements s ON s.id = j.statement_id
+                             WHERE s.direction = 'received' AND j.user_id = u.user_id
+                               AND j.outcome = 'accepted' AND s.superseded_at IS NULL
+                               AND NOT EXISTS (SELECT 1 FROM settlement_nets n
+                                               WHERE n.received_statement = s.ap_id
+                                                 AND n.state IN ('received', 'closed'))), 0)
+                 - COALESCE((SELECT CAST(SUM(j.amount) AS BIGINT) FROM statement_adjustments j
+                             JOIN statements s ON s.id = j.statement_id
+                             WHERE s.direction = 'sent' AND j.user_id = u.user_id AND j.amount < 0
+                               AND j.outcome = 'accepted' AND s.superseded_at IS NULL
+                               AND NOT EXISTS (SELECT 1 FROM settlement_nets n
+                                               WHERE n.sent_statement = s.ap_id
+                                                 AND n.state IN ('received', 'closed'))), 0) AS accepted
           FROM (SELECT owner_id AS user_id FROM statement_lines WHERE owner_id IS NOT NULL
+                UNION SELECT user_id FROM statement_adjustments WHERE user_id IS NOT NULL
                 UNION SELECT user_id FROM accounts WHERE kind = 'pending') u) x
     WHERE x.balance <> x.accepted";
 
 /// Per peer: `payable:PEER + disputed:PEER` is the sum of the close shares of its things (a
-/// claim only moves disputed amounts from one to the other) less what settled nettings took
-/// out (`ours` of each netting whose books are posted), and `disputed:PEER` is the disputed
-/// lines of our statements to it.
+/// claim only moves disputed amounts from one to the other, and an accepted addition moves
+/// them back) plus the take-backs we accepted of its statements (we owe them back), less what
+/// settled nettings took out (`ours` of each netting whose books are posted); and
+/// `disputed:PEER` is the disputed lines of our statements to it less the additions of them
+/// it accepted since.
 const PAYABLES: &str = "
     SELECT 'peer ' || x.peer || ': payable ' || CAST(x.payable AS TEXT) || ' + disputed '
            || CAST(x.disputed AS TEXT) || ' but shares ' || CAST(x.shares AS TEXT)
@@ -186,12 +211,20 @@ const PAYABLES: &str = "
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'disputed:' || p.peer), 0) AS disputed,
                  COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_shares c
                            WHERE c.peer = p.peer), 0)
+                 + COALESCE((SELECT CAST(SUM(-j.amount) AS BIGINT) FROM statement_adjustments j
+                             JOIN statements s ON s.id = j.statement_id
+                             WHERE s.direction = 'received' AND s.peer = p.peer AND j.amount < 0
+                               AND j.outcome = 'accepted' AND s.superseded_at IS NULL), 0)
                  - COALESCE((SELECT CAST(SUM(n.ours) AS BIGINT) FROM settlement_nets n
                              WHERE n.peer = p.peer AND n.posted = 1), 0) AS shares,
                  COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM statement_lines l
                            JOIN statements s ON s.id = l.statement_id
                            WHERE s.direction = 'sent' AND s.peer = p.peer AND s.superseded_at IS NULL
-                             AND l.outcome IS NOT NULL AND l.outcome <> 'accepted'), 0) AS disputed_lines
+                             AND l.outcome IS NOT NULL AND l.outcome <> 'accepted'), 0)
+                 - COALESCE((SELECT CAST(SUM(j.amount) AS BIGINT) FROM statement_adjustments j
+                             JOIN statements s ON s.id = j.statement_id
+                             WHERE s.direction = 'sent' AND s.peer = p.peer AND j.amount > 0
+                               AND j.outcome = 'accepted' AND s.superseded_at IS NULL), 0) AS disputed_lines
           FROM (SELECT peer FROM close_shares WHERE peer IS NOT NULL
                 UNION SELECT SUBSTR(name, 9) FROM accounts WHERE kind IN ('payable', 'disputed')
                   AND name LIKE 'payable:%'

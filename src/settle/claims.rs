@@ -19,6 +19,7 @@ pub async fn claim_received(
     tx: &mut Tx,
     statement: &StatementRow,
     outcomes: &[(i64, Outcome, Option<i64>)],
+    adjustments: &[(i64, Outcome, Option<i64>)],
     claim: &str,
     now: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
@@ -51,6 +52,11 @@ pub async fn claim_received(
         )
         .await?;
     }
+    // After the plain lines' credits, so that a take-back finds them in `pending`.
+    for (position, outcome, owner) in adjustments {
+        super::adjustments::set_outcome(tx, statement.id, *position, *outcome, *owner).await?;
+    }
+    super::adjustments::book(tx, statement, now).await?;
     finish(tx, statement.id, "claimed", claim, None, now).await?;
     Ok(())
 }
@@ -62,6 +68,7 @@ pub async fn claim_sent(
     tx: &mut Tx,
     statement: &StatementRow,
     outcomes: &[(i64, Outcome)],
+    adjustments: &[(i64, Outcome)],
     claim: &str,
     now: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
@@ -98,6 +105,10 @@ pub async fn claim_sent(
         )
         .await?;
     }
+    for (position, outcome) in adjustments {
+        super::adjustments::set_outcome(tx, statement.id, *position, *outcome, None).await?;
+    }
+    super::adjustments::book(tx, statement, now).await?;
     finish(tx, statement.id, "claimed", claim, None, now).await?;
     Ok(())
 }
@@ -112,6 +123,8 @@ pub async fn supersede_received(
     now: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
     unnet(tx, old).await?;
+    // Its adjustments first: a take-back it booked took from the credits reversed next.
+    super::adjustments::unbook(tx, old, now).await?;
     let mut postings: Vec<(Account, Money)> = Vec::new();
     let mut accepted = 0i64;
     for line in lines(&mut **tx, old.id).await? {
@@ -152,6 +165,7 @@ pub async fn supersede_sent(
     now: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
     unnet(tx, old).await?;
+    super::adjustments::unbook(tx, old, now).await?;
     let disputed: i64 = lines(&mut **tx, old.id)
         .await?
         .iter()

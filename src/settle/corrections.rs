@@ -9,17 +9,30 @@ use chrono::{DateTime, Utc};
 use super::statements::{Direction, STATEMENT, StatementRow, latest};
 use crate::store::{StoreError, Tx, epoch};
 
-/// Our admin asks to restate our statement of `period` to `peer`: the delivery worker then
-/// prepares the next version, a full restatement from our books as they are. Refused when
-/// there is no statement, or when the period is paid (after that, corrections are adjustment
-/// lines of a later period). The netting of the period, if not paid, is undone: it will be
-/// made again from the new version's claim.
+/// What a restatement request led to.
+#[derive(Debug, Clone)]
+pub enum Restating {
+    /// The period is not paid: the next version of this statement will replace it.
+    Version(StatementRow),
+    /// The period is paid (or its rest carried on): these corrections of the statement
+    /// netted ride in our next statement to the peer, as adjustment lines (section 4.1).
+    Adjustments(StatementRow, Vec<super::adjustments::Request>),
+}
+
+/// Our admin asks to restate our statement of `period` to `peer`. Until the period is paid,
+/// the delivery worker then prepares the next version, a full restatement from our books as
+/// they are (its netting, if any, is undone: it will be made again from the new version's
+/// claim). After that, the differences between what each line should count — its value, or
+/// nothing for a Like in `take_back` — and what it counts become adjustment lines of our next
+/// statement to the peer. Refused when there is no statement, and for a take-back before the
+/// period is paid.
 pub async fn request_restatement(
     tx: &mut Tx,
     peer: &str,
     period: &str,
+    take_back: &[String],
     now: DateTime<Utc>,
-) -> Result<StatementRow, crate::ledger::LedgerError> {
+) -> Result<Restating, crate::ledger::LedgerError> {
     use crate::domain::settlement::SettlementRefusal;
     let refused = |refusal, message| crate::ledger::LedgerError::Settlement { refusal, message };
     let Some(row) = latest(&mut **tx, Direction::Sent, peer, period).await? else {
@@ -28,18 +41,26 @@ pub async fn request_restatement(
             format!("we sent {peer} no statement for {period}"),
         ));
     };
-    if !super::netting::unnet(tx, peer, period).await? {
+    if !super::netting::restatable(tx, peer, period).await? {
+        let (statement, asked) =
+            super::adjustments::request(tx, peer, period, take_back, now).await?;
+        return Ok(Restating::Adjustments(statement, asked));
+    }
+    if !take_back.is_empty() {
         return Err(refused(
-            SettlementRefusal::AlreadyPaid,
-            format!("{period} with {peer} is paid or closed; correct it in a later period"),
+            SettlementRefusal::NotPaid,
+            format!(
+                "{period} with {peer} is not paid: restate it whole (our books decide its lines)"
+            ),
         ));
     }
+    super::netting::unnet(tx, peer, period).await?;
     sqlx::query("UPDATE statements SET restate_requested_at = $1 WHERE id = $2")
         .bind(epoch(now))
         .bind(row.id)
         .execute(&mut **tx)
         .await?;
-    Ok(row)
+    Ok(Restating::Version(row))
 }
 
 /// Our sent statements whose admin asked for a restatement not prepared yet (the latest

@@ -2,6 +2,7 @@
 //! scheduler that runs it once a period has ended, and the books of settlement with peer
 //! instances (statements and claims; their wire form and proofs are `federation`'s).
 
+pub mod adjustments;
 mod claims;
 pub mod close;
 mod corrections;

@@ -182,7 +182,14 @@ async fn net_one(
     .fetch_optional(&mut *tx)
     .await?
     .unwrap_or(0);
-    let (amount, debtor, carried_out) = net(sent.accepted, received.accepted, carried_in);
+    // Accepted adjustment lines count with their statement's lines: an addition to what its
+    // payer owes, a take-back to what its payee owes back (docs/settlement.md, 4.1).
+    let (sent_added, sent_taken) = super::adjustments::accepted_split(&mut tx, &sent.ap_id).await?;
+    let (received_added, received_taken) =
+        super::adjustments::accepted_split(&mut tx, &received.ap_id).await?;
+    let ours = sent.accepted + sent_added + received_taken;
+    let theirs = received.accepted + received_added + sent_taken;
+    let (amount, debtor, carried_out) = net(ours, theirs, carried_in);
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO settlement_nets (peer, period, sent_statement, received_statement, ours,
              theirs, carried_in, amount, debtor, carried_out, state, netted_at)
@@ -193,8 +200,8 @@ async fn net_one(
     .bind(period)
     .bind(&sent.ap_id)
     .bind(&received.ap_id)
-    .bind(sent.accepted)
-    .bind(received.accepted)
+    .bind(ours)
+    .bind(theirs)
     .bind(carried_in)
     .bind(amount)
     .bind(debtor.as_str())
@@ -267,7 +274,9 @@ pub(super) async fn post_settlement(
 }
 
 /// Makes the pending earnings of the peer's netted statement withdrawable: each creator's
-/// accepted lines move from `pending:USER` to `earnings:USER`, under `release:PEER:PERIOD`.
+/// accepted lines (and accepted adjustment lines, signed) move from `pending:USER` to
+/// `earnings:USER`, and the take-backs the peer accepted of our statement go back to their
+/// flattrers' wallets, under `release:PEER:PERIOD`.
 pub(super) async fn release_pending(
     tx: &mut Tx,
     row: &NetRow,
@@ -285,9 +294,14 @@ pub(super) async fn release_pending(
     .await?;
     let mut postings = Vec::with_capacity(credits.len() * 2);
     for (owner, amount) in credits {
-        postings.push((Account::Pending(owner), Money::from_minor(-amount)));
-        postings.push((Account::Earnings(owner), Money::from_minor(amount)));
+        postings.push((Account::Pending(owner), -amount));
+        postings.push((Account::Earnings(owner), amount));
     }
+    postings.extend(
+        super::adjustments::release_postings(tx, &row.received_statement, &row.sent_statement)
+            .await?,
+    );
+    let postings = super::adjustments::aggregate(postings);
     if !postings.is_empty() {
         ledger::post(
             tx,
@@ -326,6 +340,21 @@ pub(super) async fn close(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Whether `period` with `peer` can still be restated whole: not netted, or netted and
+/// neither paid nor carried into a later netting.
+pub(super) async fn restatable(tx: &mut Tx, peer: &str, period: &str) -> Result<bool, StoreError> {
+    let Some(row) = of(&mut **tx, peer, period).await? else {
+        return Ok(true);
+    };
+    let later: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM settlement_nets WHERE peer = $1 AND period > $2")
+            .bind(peer)
+            .bind(period)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(row.state == "netted" && later == 0)
 }
 
 /// Undoes the netting of `period` with `peer` while nothing was paid (a restatement of one of

@@ -26,18 +26,21 @@ pub async fn reconcile(
         } else if let Some(dispute) = foreign(line) {
             (Outcome::Disputed(dispute), None)
         } else {
-            check_line(tx, statement, base_url, line).await?
+            check_line(tx, statement, base_url, line, &statement.period).await?
         };
         outcomes.push((line.position, outcome, owner));
     }
     Ok(outcomes)
 }
 
-async fn check_line(
+/// The checks of one line of `statement`, whose Like must count in `period` (the statement's,
+/// or for an adjustment line the period it corrects).
+pub(super) async fn check_line(
     tx: &mut Tx,
     statement: &StatementRow,
     base_url: &url::Url,
     line: &LineRow,
+    period: &str,
 ) -> Result<(Outcome, Option<i64>), StoreError> {
     let disputed = |reason| Ok((Outcome::Disputed(reason), None));
     if line.amount <= 0 {
@@ -62,7 +65,7 @@ async fn check_line(
     if like.undone_at.is_some() {
         return disputed(Dispute::LikeUndone);
     }
-    if like.period != statement.period {
+    if like.period != period {
         return disputed(Dispute::PeriodMismatch);
     }
     if like.currency != statement.currency {

@@ -16,7 +16,9 @@ use crate::domain::period::Period;
 use crate::store::{StoreError, Tx, epoch};
 
 pub use super::claims::{claim_received, claim_sent, reject, supersede_received, supersede_sent};
-pub use super::corrections::{conflicts, record_conflict, request_restatement, restatements_due};
+pub use super::corrections::{
+    Restating, conflicts, record_conflict, request_restatement, restatements_due,
+};
 pub use super::reconcile::reconcile;
 
 /// Whether we are the payer (`Sent`) or the payee (`Received`) of a statement.
@@ -116,6 +118,8 @@ pub struct NewStatement<'a> {
     pub lines: &'a [NewLine],
     /// The version it restates (its Offer id), for a version above 1.
     pub supersedes: Option<&'a str>,
+    /// Its adjustment lines: corrections of earlier, settled periods (section 4.1).
+    pub adjustments: &'a [super::adjustments::NewAdjustment],
 }
 
 /// A line to record.
@@ -287,6 +291,7 @@ pub async fn record(
         .execute(&mut **tx)
         .await?;
     }
+    super::adjustments::record(tx, id, statement.adjustments).await?;
     Ok(Some(id))
 }
 

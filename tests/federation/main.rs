@@ -6,6 +6,7 @@
 // here; `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared helpers.
 #![allow(clippy::unwrap_used)]
 
+mod adjustments;
 mod admin_pages;
 mod admin_peers;
 mod authorized_fetch;

@@ -256,26 +256,7 @@ async fn a_sub_cent_rest_is_carried_to_the_next_netting_on_both_sides() {
     assert_eq!(on_alpha["carried"], "0.0072", "{on_alpha}");
     assert_eq!(on_beta["carried"], "-0.0072", "{on_beta}");
 
-    admin_json(
-        &p.alpha,
-        &[
-            "payment",
-            "record",
-            &b,
-            "2026-10",
-            "0.25",
-            "--date",
-            "2026-11-05",
-            "--reference",
-            "R-25",
-        ],
-    );
-    p.settle().await;
-    admin_json(
-        &p.beta,
-        &["payment", "confirm", &a, "2026-10", "--date", "2026-11-06"],
-    );
-    p.settle().await;
+    p.pay_and_confirm("2026-10", "0.25").await;
     // The rest is in both books, mirrored, until the next netting takes it.
     assert_eq!(p.alpha.balance(&format!("carry:{b}")).await, 72);
     assert_eq!(p.beta.balance(&format!("carry:{a}")).await, -72);

@@ -137,28 +137,7 @@ async fn send_as_beta(p: &Pair, document: &Value) -> (u16, String, String) {
 #[tokio::test]
 async fn a_replayed_receipt_changes_nothing_and_a_forged_or_changed_one_is_refused() {
     let p = ten_against_seven().await;
-    let (a, b) = (origin(&p.alpha), origin(&p.beta));
-    admin_json(
-        &p.alpha,
-        &[
-            "payment",
-            "record",
-            &b,
-            "2026-10",
-            "3.00",
-            "--date",
-            "2026-11-05",
-            "--reference",
-            "SEPA-1",
-        ],
-    );
-    p.settle().await;
-    admin_json(
-        &p.beta,
-        &["payment", "confirm", &a, "2026-10", "--date", "2026-11-06"],
-    );
-    p.settle().await;
-    assert_eq!(position(&p.alpha, &b, "2026-10")["state"], "closed");
+    p.pay_and_confirm("2026-10", "3.00").await;
     let receipt: String =
         sqlx::query_scalar("SELECT receipt_document FROM settlement_nets WHERE period = '2026-10'")
             .fetch_one(p.beta.state.store.pool())

@@ -85,6 +85,64 @@ impl Pair {
         self.close_both().await;
         self.settle().await;
     }
+
+    /// Closes `period` on both sides (their clocks moved to `at`, past its end) and delivers
+    /// the statements and their answers.
+    pub async fn close_period_and_settle(&self, period: &str, at: &str) {
+        self.settle().await;
+        for instance in [&self.alpha, &self.beta] {
+            instance.set_time(at);
+            instance.close(period).await;
+        }
+        self.settle().await;
+    }
+
+    /// The debtor of netted `period` (whichever side it is) records its payment of `amount`
+    /// (reference `SEPA-PERIOD`, dated by its clock), the notice is delivered, the creditor's
+    /// admin confirms receipt and the receipt is delivered: the period is closed on both
+    /// sides. Returns (debtor, creditor).
+    pub async fn pay_and_confirm(&self, period: &str, amount: &str) -> (&Instance, &Instance) {
+        let on_alpha = crate::netting::position(&self.alpha, &origin(&self.beta), period);
+        let (debtor, creditor) = match on_alpha["debtor"].as_str() {
+            Some("us") => (&self.alpha, &self.beta),
+            Some("peer") => (&self.beta, &self.alpha),
+            _ => panic!("nobody pays {period}: {on_alpha}"),
+        };
+        let day = |instance: &Instance| instance.state.clock.now().format("%Y-%m-%d").to_string();
+        let recorded = crate::admin_peers::admin_json(
+            debtor,
+            &[
+                "payment",
+                "record",
+                &origin(creditor),
+                period,
+                amount,
+                "--date",
+                &day(debtor),
+                "--reference",
+                &format!("SEPA-{period}"),
+            ],
+        );
+        assert_eq!(recorded["state"], "paid", "{recorded}");
+        self.settle().await;
+        crate::admin_peers::admin_json(
+            creditor,
+            &[
+                "payment",
+                "confirm",
+                &origin(debtor),
+                period,
+                "--date",
+                &day(creditor),
+            ],
+        );
+        self.settle().await;
+        for (instance, peer) in [(debtor, creditor), (creditor, debtor)] {
+            let closed = crate::netting::position(instance, &origin(peer), period);
+            assert_eq!(closed["state"], "closed", "{closed}");
+        }
+        (debtor, creditor)
+    }
 }
 
 /// An instance's origin as the books spell it.

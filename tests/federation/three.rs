@@ -2,8 +2,9 @@
 //! is at hand), alpha and beta on the run's backend. Their users flattr each other's things;
 //! all three close while gamma is offline, and it catches up when back; statements and claims
 //! flow; every pair nets to the same figure on both sides; the payments are recorded and
-//! confirmed; creators withdraw; every audit passes, and all creators' earnings plus all fees
-//! are all the spends: no money created or lost.
+//! confirmed (each with a sub-cent rest carried, mirrored on both sides); creators withdraw;
+//! every audit passes, and all creators' earnings plus all fees are all the spends: no money
+//! created or lost.
 
 use serde_json::{Value, json};
 
@@ -78,9 +79,18 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
     let (gia, gus_url) = people(&t.gamma, "gia", "gus").await;
     let gil = t.gamma.sign_up("gil").await;
     let gil_thing = t.gamma.create_thing(&gil, "https://gil.example/post").await;
+    let mut gil_more = Vec::new();
+    for n in 2..6 {
+        gil_more.push(
+            t.gamma
+                .create_thing(&gil, &format!("https://gil.example/post{n}"))
+                .await,
+        );
+    }
 
-    // alice: bob and gus (0.90 each); bea: alan and gus (0.90 each); gia: alan, bob and gil's
-    // thing on gamma itself (0.60 each).
+    // alice: bob and gus (0.90 each); bea: alan and gus (0.90 each); gia: alan, bob and five
+    // of gil's things on gamma itself: 1.80 / 7 = 0.2571 rest 3, so her first three flattrs
+    // (alan, bob, gil's first) get 0.2572 and the other four 0.2571.
     for (instance, token, urls) in [
         (&t.alpha, &alice, vec![&bob_url, &gus_url]),
         (&t.beta, &bea, vec![&alan_url, &gus_url]),
@@ -91,6 +101,9 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
         }
     }
     t.gamma.flattred(&gia, gil_thing).await;
+    for thing in gil_more {
+        t.gamma.flattred(&gia, thing).await;
+    }
     t.settle().await;
 
     // All three close; gamma is offline while alpha and beta state.
@@ -106,11 +119,12 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
     t.settle().await;
 
     let (a, b, g) = (origin(&t.alpha), origin(&t.beta), origin(&t.gamma));
-    // Every pair nets to the same amount on both sides, the debtor mirrored.
-    for (x, y, x_origin, y_origin, amount, debtor) in [
-        (&t.alpha, &t.beta, &a, &b, "0.00", "none"),
-        (&t.alpha, &t.gamma, &a, &g, "0.30", "us"),
-        (&t.beta, &t.gamma, &b, &g, "0.30", "us"),
+    // Every pair nets to the same amount on both sides, the debtor mirrored: alpha owes gamma
+    // 0.90 - 0.2572 = 0.6428, pays 0.64 and carries 0.0028 (beta likewise).
+    for (x, y, x_origin, y_origin, amount, debtor, carried) in [
+        (&t.alpha, &t.beta, &a, &b, "0.00", "none", "0.00"),
+        (&t.alpha, &t.gamma, &a, &g, "0.64", "us", "0.0028"),
+        (&t.beta, &t.gamma, &b, &g, "0.64", "us", "0.0028"),
     ] {
         let seen_by_x = position(x, y_origin, "2026-10");
         let seen_by_y = position(y, x_origin, "2026-10");
@@ -122,6 +136,12 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
             other => other,
         };
         assert_eq!(seen_by_y["debtor"], mirrored);
+        assert_eq!(seen_by_x["carried"], carried, "{seen_by_x}");
+        let mirrored_rest = match carried {
+            "0.00" => "0.00".to_owned(),
+            rest => format!("-{rest}"),
+        };
+        assert_eq!(seen_by_y["carried"], mirrored_rest.as_str(), "{seen_by_y}");
         assert_eq!(seen_by_x["payable"], seen_by_y["receivable"]);
         assert_eq!(seen_by_x["receivable"], seen_by_y["payable"]);
     }
@@ -135,7 +155,7 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
             "record",
             &g,
             "2026-10",
-            "0.30",
+            "0.64",
             "--date",
             "2026-11-03",
             "--reference",
@@ -148,7 +168,7 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
         .post_api(
             "/api/v1/admin/payments",
             &root,
-            &json!({"peer": g, "period": "2026-10", "amount": "0.30", "date": "2026-11-03", "reference": "B-G-1"}),
+            &json!({"peer": g, "period": "2026-10", "amount": "0.64", "date": "2026-11-03", "reference": "B-G-1"}),
         )
         .await;
     assert_eq!(paid.status(), 200);
@@ -178,12 +198,27 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
         assert_eq!(position(x, y, "2026-10")["state"], "closed");
     }
 
-    // Creators' pending earnings became withdrawable: alan 0.90 + 0.60, bob 0.60 + 0.90,
-    // gus 0.90 + 0.90, gil 0.60 (local).
-    assert_eq!(t.alpha.earnings("alan").await, 15_000);
-    assert_eq!(t.beta.earnings("bob").await, 15_000);
+    // The sub-cent rests stay in both books, mirrored, for the next netting of each pair.
+    for (x, peer, rest) in [
+        (&t.alpha, &g, 28),
+        (&t.beta, &g, 28),
+        (&t.gamma, &a, -28),
+        (&t.gamma, &b, -28),
+        (&t.alpha, &b, 0),
+    ] {
+        assert_eq!(
+            x.balance(&format!("carry:{peer}")).await,
+            rest,
+            "carry:{peer}"
+        );
+    }
+
+    // Creators' pending earnings became withdrawable: alan 0.90 + 0.2572, bob 0.2572 + 0.90,
+    // gus 0.90 + 0.90, gil 0.2572 + 4 × 0.2571 (local).
+    assert_eq!(t.alpha.earnings("alan").await, 11_572);
+    assert_eq!(t.beta.earnings("bob").await, 11_572);
     assert_eq!(t.gamma.earnings("gus").await, 18_000);
-    assert_eq!(t.gamma.earnings("gil").await, 6_000);
+    assert_eq!(t.gamma.earnings("gil").await, 12_856);
     let login: Value = t
         .alpha
         .post(
@@ -200,7 +235,7 @@ async fn three_instances_one_offline_at_the_close_settle_to_the_cent_and_lose_no
         .post_api(
             "/api/v1/user/payouts",
             login["access_token"].as_str().unwrap(),
-            &json!({"amount": "1.50"}),
+            &json!({"amount": "1.00"}),
         )
         .await;
     assert_eq!(payout.status(), 201);

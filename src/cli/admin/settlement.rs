@@ -152,32 +152,61 @@ pub async fn act(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `admin restate PEER PERIOD`: our statement of PERIOD to PEER is restated (the next version,
-/// from our books as they are) by the server's next delivery run.
+/// `admin restate PEER PERIOD [--take-back LIKE]…`: our statement of PERIOD to PEER is
+/// restated (the next version, from our books as they are) by the server's next delivery
+/// run; once the period is paid, its corrections become adjustment lines of our next
+/// statement to the peer (docs/settlement.md, section 4.1).
 pub async fn restate(
     store: &Store,
     json: bool,
     now: DateTime<Utc>,
     peer: &str,
     period: &str,
+    take_back: &[String],
 ) -> Result<ExitCode, Failure> {
     let peer = PeerOrigin::parse(peer).map_err(fail)?;
     let period = Period::parse(period).map_err(fail)?;
     let mut tx = store.begin().await.map_err(fail)?;
-    let row = statements::request_restatement(&mut tx, peer.as_str(), &period.to_string(), now)
-        .await
-        .map_err(fail)?;
+    let restating = statements::request_restatement(
+        &mut tx,
+        peer.as_str(),
+        &period.to_string(),
+        take_back,
+        now,
+    )
+    .await
+    .map_err(fail)?;
     tx.commit().await.map_err(fail)?;
-    output(
-        json,
-        json!({"peer": row.peer, "period": row.period, "restates": row.ap_id, "version": row.version + 1}),
-        || {
-            format!(
-                "{} will be restated as version {} with the next delivery run",
-                row.ap_id,
-                row.version + 1
+    match restating {
+        statements::Restating::Version(row) => output(
+            json,
+            json!({"peer": row.peer, "period": row.period, "restates": row.ap_id, "version": row.version + 1}),
+            || {
+                format!(
+                    "{} will be restated as version {} with the next delivery run",
+                    row.ap_id,
+                    row.version + 1
+                )
+            },
+        ),
+        statements::Restating::Adjustments(row, asked) => {
+            let lines: Vec<_> = asked
+                .iter()
+                .map(|a| json!({"like": a.like_id, "value": Money::from_minor(a.amount).to_string()}))
+                .collect();
+            output(
+                json,
+                json!({"peer": row.peer, "period": row.period, "adjusts": row.ap_id, "adjustments": lines}),
+                || {
+                    format!(
+                        "{} is paid: {} adjustment line(s) will ride in the next statement to {}",
+                        row.ap_id,
+                        asked.len(),
+                        row.peer
+                    )
+                },
             )
-        },
-    );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,13 +4,11 @@
 //! (`statement::Received`) because the proof covers the document as sent.
 
 use activitypub_federation::config::Data;
-use activitypub_federation::traits::Activity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::check_origins;
-use super::statement::Received;
+use super::statement::{Received, Settlement};
 use crate::federation::vocab::{Kinds, one_or_many};
 use crate::federation::{FederationError, payments};
 use crate::state::AppState;
@@ -147,45 +145,21 @@ pub fn is_receipt(value: &Value) -> bool {
 }
 
 #[async_trait::async_trait]
-impl Activity for Received<Notice> {
-    type DataType = AppState;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.parsed.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.parsed.actor
-    }
-
-    async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
-        check_origins(data, &self.parsed.id, &self.parsed.actor)
-    }
-
-    async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
-        payments::receive_notice(data, self).await
+impl Settlement for Notice {
+    async fn take_in(
+        received: Received<Self>,
+        data: &Data<AppState>,
+    ) -> Result<(), FederationError> {
+        payments::receive_notice(data, received).await
     }
 }
 
 #[async_trait::async_trait]
-impl Activity for Received<ReceiptAnswer> {
-    type DataType = AppState;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.parsed.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.parsed.actor
-    }
-
-    async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
-        check_origins(data, &self.parsed.id, &self.parsed.actor)
-    }
-
-    async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
-        payments::receive_receipt(data, self).await
+impl Settlement for ReceiptAnswer {
+    async fn take_in(
+        received: Received<Self>,
+        data: &Data<AppState>,
+    ) -> Result<(), FederationError> {
+        payments::receive_receipt(data, received).await
     }
 }

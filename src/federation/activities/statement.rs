@@ -32,6 +32,30 @@ pub struct Line {
     pub like_digest: String,
 }
 
+/// An adjustment line: a correction of a line of an earlier, settled statement of the same
+/// payer to the same payee (docs/settlement.md, section 4.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustmentLine {
+    /// The Like of the line corrected.
+    #[serde(rename = "flattr:like")]
+    pub like: Url,
+    /// Its thing.
+    #[serde(rename = "flattr:thing")]
+    pub thing: Url,
+    /// Signed decimal: positive adds the line's value, negative takes it back.
+    #[serde(rename = "flattr:value")]
+    pub value: String,
+    /// SHA-256 (hex) of the JCS form of the Like as the payer sent it.
+    #[serde(rename = "flattr:likeDigest")]
+    pub like_digest: String,
+    /// The statement corrected (the Offer id of the version netted).
+    #[serde(rename = "flattr:adjusts")]
+    pub adjusts: Url,
+    /// Its period, `YYYY-MM`.
+    #[serde(rename = "flattr:adjustsPeriod")]
+    pub adjusts_period: String,
+}
+
 /// What the payer states it owes the payee for one period.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Statement {
@@ -74,6 +98,20 @@ pub struct Statement {
     /// One per flattr, in the payer's order.
     #[serde(rename = "flattr:lines", default)]
     pub lines: Vec<Line>,
+    /// Corrections of earlier, settled periods; absent when there are none.
+    #[serde(
+        rename = "flattr:adjustments",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub adjustments: Vec<AdjustmentLine>,
+    /// The signed sum of the adjustments' values, with them.
+    #[serde(
+        rename = "flattr:adjustmentTotal",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub adjustment_total: Option<String>,
 }
 
 /// `Offer` of a [`Statement`], from the payer's instance actor to the payee's.
@@ -112,6 +150,13 @@ pub struct ClaimLine {
         skip_serializing_if = "Option::is_none"
     )]
     pub reason: Option<String>,
+    /// On the answer to an adjustment line: the statement it corrects.
+    #[serde(
+        rename = "flattr:adjusts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub adjusts: Option<Url>,
 }
 
 /// The payee's answer to every line of one statement.
@@ -149,6 +194,20 @@ pub struct Claim {
     /// The sum of the disputed values.
     #[serde(rename = "flattr:disputedTotal")]
     pub disputed_total: String,
+    /// The answer to each adjustment line, in its order: a reason when disputed.
+    #[serde(
+        rename = "flattr:adjustments",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub adjustments: Vec<ClaimLine>,
+    /// The signed sum of the accepted adjustments, with them.
+    #[serde(
+        rename = "flattr:adjustedTotal",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub adjusted_total: Option<String>,
 }
 
 /// `Accept` (with a [`Claim`] as `result`) or `Reject` (with a reason) of a statement.
@@ -192,15 +251,60 @@ pub struct Received<T> {
     pub raw: Value,
     /// The document read into its wire type.
     pub parsed: T,
+    /// Its `id` (every settlement document has one).
+    id: Url,
+    /// Its `actor`.
+    actor: Url,
+}
+
+/// The envelope every settlement document shares.
+#[derive(Deserialize)]
+struct Envelope {
+    id: Url,
+    actor: Url,
 }
 
 impl<T: serde::de::DeserializeOwned> Received<T> {
     /// Reads `raw` into `T`, keeping `raw`.
     pub fn read(raw: Value) -> Result<Self, serde_json::Error> {
+        let Envelope { id, actor } = serde_json::from_value(raw.clone())?;
         Ok(Received {
             parsed: serde_json::from_value(raw.clone())?,
             raw,
+            id,
+            actor,
         })
+    }
+}
+
+/// A kind of settlement document we receive, by the function that takes it in (once the
+/// inbox has checked the delivery and [`Received`]'s `verify` the origins).
+#[async_trait::async_trait]
+pub trait Settlement: Sized + Send + Sync + 'static {
+    /// Takes in a received document of this kind.
+    async fn take_in(
+        received: Received<Self>,
+        data: &Data<AppState>,
+    ) -> Result<(), FederationError>;
+}
+
+#[async_trait::async_trait]
+impl Settlement for Offer {
+    async fn take_in(
+        received: Received<Self>,
+        data: &Data<AppState>,
+    ) -> Result<(), FederationError> {
+        claims::receive_statement(data, received).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Settlement for Answer {
+    async fn take_in(
+        received: Received<Self>,
+        data: &Data<AppState>,
+    ) -> Result<(), FederationError> {
+        claims::receive_answer(data, received).await
     }
 }
 
@@ -233,46 +337,26 @@ fn kinds_of(value: &Value) -> impl Iterator<Item = &str> {
     all.into_iter()
 }
 
+/// Every settlement document is received alike: its id must be on its actor's origin, and
+/// its kind's function takes it in.
 #[async_trait::async_trait]
-impl Activity for Received<Offer> {
+impl<T: Settlement> Activity for Received<T> {
     type DataType = AppState;
     type Error = FederationError;
 
     fn id(&self) -> &Url {
-        &self.parsed.id
+        &self.id
     }
 
     fn actor(&self) -> &Url {
-        &self.parsed.actor
+        &self.actor
     }
 
     async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
-        check_origins(data, &self.parsed.id, &self.parsed.actor)
+        check_origins(data, &self.id, &self.actor)
     }
 
     async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
-        claims::receive_statement(data, self).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Activity for Received<Answer> {
-    type DataType = AppState;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.parsed.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.parsed.actor
-    }
-
-    async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
-        check_origins(data, &self.parsed.id, &self.parsed.actor)
-    }
-
-    async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
-        claims::receive_answer(data, self).await
+        T::take_in(self, data).await
     }
 }
