@@ -176,7 +176,8 @@ const PENDING: &str = "
 /// Per peer: `payable:PEER + disputed:PEER` is the sum of the close shares of its things (a
 /// claim only moves disputed amounts from one to the other) less what settled nettings took
 /// out (`ours` of each netting whose books are posted), and `disputed:PEER` is the disputed
-/// lines of our statements to it.
+/// lines of our statements to it. The shares are summed from the things' totals, which hold
+/// the peer and which `CLOSE_TOTALS` checks against the shares.
 const PAYABLES: &str = "
     SELECT 'peer ' || x.peer || ': payable ' || CAST(x.payable AS TEXT) || ' + disputed '
            || CAST(x.disputed AS TEXT) || ' but shares ' || CAST(x.shares AS TEXT)
@@ -184,7 +185,7 @@ const PAYABLES: &str = "
     FROM (SELECT p.peer,
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'payable:' || p.peer), 0) AS payable,
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'disputed:' || p.peer), 0) AS disputed,
-                 COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_shares c
+                 COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_things c
                            WHERE c.peer = p.peer), 0)
                  - COALESCE((SELECT CAST(SUM(n.ours) AS BIGINT) FROM settlement_nets n
                              WHERE n.peer = p.peer AND n.posted = 1), 0) AS shares,
@@ -192,7 +193,7 @@ const PAYABLES: &str = "
                            JOIN statements s ON s.id = l.statement_id
                            WHERE s.direction = 'sent' AND s.peer = p.peer AND s.superseded_at IS NULL
                              AND l.outcome IS NOT NULL AND l.outcome <> 'accepted'), 0) AS disputed_lines
-          FROM (SELECT peer FROM close_shares WHERE peer IS NOT NULL
+          FROM (SELECT peer FROM close_things WHERE peer IS NOT NULL
                 UNION SELECT SUBSTR(name, 9) FROM accounts WHERE kind IN ('payable', 'disputed')
                   AND name LIKE 'payable:%'
                 UNION SELECT SUBSTR(name, 10) FROM accounts WHERE name LIKE 'disputed:%') p) x
