@@ -201,7 +201,8 @@ const PENDING: &str = "
 /// them back) plus the take-backs we accepted of its statements (we owe them back), less what
 /// settled nettings took out (`ours` of each netting whose books are posted); and
 /// `disputed:PEER` is the disputed lines of our statements to it less the additions of them
-/// it accepted since.
+/// it accepted since. The shares are summed from the things' totals, which hold the peer and
+/// which `CLOSE_TOTALS` checks against the shares.
 const PAYABLES: &str = "
     SELECT 'peer ' || x.peer || ': payable ' || CAST(x.payable AS TEXT) || ' + disputed '
            || CAST(x.disputed AS TEXT) || ' but shares ' || CAST(x.shares AS TEXT)
@@ -209,7 +210,7 @@ const PAYABLES: &str = "
     FROM (SELECT p.peer,
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'payable:' || p.peer), 0) AS payable,
                  COALESCE((SELECT a.balance FROM accounts a WHERE a.name = 'disputed:' || p.peer), 0) AS disputed,
-                 COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_shares c
+                 COALESCE((SELECT CAST(SUM(c.amount) AS BIGINT) FROM close_things c
                            WHERE c.peer = p.peer), 0)
                  + COALESCE((SELECT CAST(SUM(-j.amount) AS BIGINT) FROM statement_adjustments j
                              JOIN statements s ON s.id = j.statement_id
@@ -225,7 +226,7 @@ const PAYABLES: &str = "
                              JOIN statements s ON s.id = j.statement_id
                              WHERE s.direction = 'sent' AND s.peer = p.peer AND j.amount > 0
                                AND j.outcome = 'accepted' AND s.superseded_at IS NULL), 0) AS disputed_lines
-          FROM (SELECT peer FROM close_shares WHERE peer IS NOT NULL
+          FROM (SELECT peer FROM close_things WHERE peer IS NOT NULL
                 UNION SELECT SUBSTR(name, 9) FROM accounts WHERE kind IN ('payable', 'disputed')
                   AND name LIKE 'payable:%'
                 UNION SELECT SUBSTR(name, 10) FROM accounts WHERE name LIKE 'disputed:%') p) x

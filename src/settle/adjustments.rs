@@ -163,7 +163,9 @@ pub async fn request(
     // The lines are the close's shares of the peer's things in flattr order (as
     // `federation::statements` states them), so the n-th share is the n-th line's flattrer.
     let flattrers: Vec<i64> = sqlx::query_scalar(
-        "SELECT user_id FROM close_shares WHERE period = $1 AND peer = $2 ORDER BY flattr_id",
+        "SELECT s.user_id FROM close_things c CROSS JOIN close_shares s
+         WHERE c.period = $1 AND c.peer = $2 AND s.period = c.period AND s.thing_id = c.thing_id
+         ORDER BY s.flattr_id",
     )
     .bind(period)
     .bind(peer)

@@ -28,20 +28,20 @@ use crate::store::{Tx, epoch};
 /// when the shares stage runs — and opens their accounts. Called in the shares stage before
 /// its postings, which then credit these to `held:THING` and pay earnings only for the rest.
 ///
-/// The statement starts from the period's things (`close_things`, a row per thing), keeps the
-/// unproven ones and reaches their shares through the flattrs' thing index, so its cost
-/// follows the held flattrs, not all the period's flattrs (a scan of every share was a fifth
-/// of a large close). `CROSS JOIN` is SQLite's way to fix that join order, whose planner
-/// otherwise starts from the shares (PostgreSQL reads it as an inner join and plans freely).
+/// The statement starts from the period's things (`close_things`, a row per thing, with the
+/// owner the snapshot recorded), keeps the unproven ones and reads each one's shares as a range
+/// of the shares' key (period, thing_id, flattr_id), so its cost follows the held flattrs, not
+/// all the period's flattrs (a scan of every share was a fifth of a large close). `CROSS JOIN`
+/// is SQLite's way to fix that join order, whose planner otherwise starts from the shares
+/// (PostgreSQL reads it as an inner join and plans freely).
 pub async fn hold(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
     sqlx::query(
         "INSERT INTO held_shares (period, flattr_id, thing_id, user_id, owner_id, amount, state)
-         SELECT s.period, s.flattr_id, s.thing_id, s.user_id, s.owner_id, s.amount, 'held'
-         FROM close_things c CROSS JOIN things t CROSS JOIN flattrs f CROSS JOIN close_shares s
+         SELECT s.period, s.flattr_id, s.thing_id, s.user_id, c.owner_id, s.amount, 'held'
+         FROM close_things c CROSS JOIN things t CROSS JOIN close_shares s
          WHERE c.period = $1 AND c.owner_id IS NOT NULL
            AND t.id = c.thing_id AND t.proven_at IS NULL
-           AND f.thing_id = c.thing_id AND f.period = $1
-           AND s.period = $1 AND s.flattr_id = f.id AND s.owner_id = c.owner_id",
+           AND s.period = $1 AND s.thing_id = c.thing_id",
     )
     .bind(period.to_string())
     .execute(&mut **tx)

@@ -181,7 +181,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(sqlx::query_scalar(
-        "SELECT peer FROM close_shares WHERE period = $1 AND peer IS NOT NULL
+        "SELECT peer FROM close_things WHERE period = $1 AND peer IS NOT NULL
          UNION
          SELECT t.origin FROM flattrs f JOIN things t ON t.id = f.thing_id
          WHERE f.period = $1 AND t.owner_id IS NULL AND t.fedflattr = 1 AND t.origin IS NOT NULL
@@ -227,7 +227,10 @@ pub struct OwedShare {
     pub amount: i64,
 }
 
-/// What the close of `period` owes `peer`, one share per flattr, in flattr order.
+/// What the close of `period` owes `peer`, one share per flattr, in flattr order: the peer's
+/// things of the period (`close_things`), then each one's shares as a range of their key.
+/// `CROSS JOIN` fixes that order in SQLite, whose planner otherwise scanned every share of the
+/// period and looked its thing up (PostgreSQL reads it as an inner join and plans freely).
 pub async fn shares_owed<'e, E>(
     db: E,
     period: Period,
@@ -237,9 +240,11 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     Ok(sqlx::query_as(
-        "SELECT s.flattr_id, u.username, s.amount FROM close_shares s
-         JOIN users u ON u.id = s.user_id
-         WHERE s.period = $1 AND s.peer = $2 ORDER BY s.flattr_id",
+        "SELECT s.flattr_id, u.username, s.amount
+         FROM close_things c CROSS JOIN close_shares s JOIN users u ON u.id = s.user_id
+         WHERE c.period = $1 AND c.peer = $2
+           AND s.period = c.period AND s.thing_id = c.thing_id
+         ORDER BY s.flattr_id",
     )
     .bind(period.to_string())
     .bind(peer)

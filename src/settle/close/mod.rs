@@ -176,7 +176,7 @@ async fn close_one(
             tx.rollback().await?;
             continue;
         }
-        let cache = widen_page_cache(&mut tx, store.backend()).await?;
+        let cache = widen_stage_memory(&mut tx, store.backend()).await?;
         let ran = run_stage(&mut tx, period, next, rules, now).await;
         if let Some(pages) = cache {
             set_page_cache(&mut tx, pages).await?;
@@ -194,23 +194,32 @@ async fn close_one(
     report(store, period, already_closed).await
 }
 
-/// The SQLite page cache of a close stage's connection while the stage runs, in KiB (a
-/// negative `cache_size`). A stage writes a row per flattr and sorts them; with SQLite's
-/// default of 2 000 KiB a large close spent as much time re-reading its own pages from the
-/// operating system as computing (issue 10.4). The cache is this connection's alone and is
-/// set back when the stage ends, so memory stays bounded by it.
-const CLOSE_PAGE_CACHE_KIB: i64 = 64 * 1024;
+/// The memory a close stage may use while it runs, in KiB: on SQLite the page cache of the
+/// stage's connection (a negative `cache_size`), on PostgreSQL the stage's `work_mem` (per
+/// sort or hash). A stage writes a row per flattr and sorts them; with SQLite's default cache
+/// of 2 000 KiB a large close spent as much time re-reading its own pages from the operating
+/// system as computing, and with PostgreSQL's default `work_mem` of 4 MB its sorts and
+/// per-thing sums spilled to disk in many batches (issue 10.4). The setting is this
+/// connection's (SQLite, set back when the stage ends) or this transaction's (PostgreSQL,
+/// `SET LOCAL`), so memory stays bounded by it.
+const CLOSE_STAGE_MEMORY_KIB: i64 = 64 * 1024;
 
-/// Gives a SQLite stage's connection the close's page cache; returns the `cache_size` to set
-/// back afterwards (`None` on PostgreSQL, whose memory is the server's settings).
-async fn widen_page_cache(tx: &mut Tx, backend: Backend) -> Result<Option<i64>, CloseError> {
+/// Gives a stage the close's memory; returns the SQLite `cache_size` to set back afterwards
+/// (`None` on PostgreSQL, where `SET LOCAL` ends with the transaction).
+async fn widen_stage_memory(tx: &mut Tx, backend: Backend) -> Result<Option<i64>, CloseError> {
     if backend != Backend::Sqlite {
+        // A SET takes no bound parameters; the value is our own integer.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL work_mem = '{CLOSE_STAGE_MEMORY_KIB}kB'"
+        )))
+        .execute(&mut **tx)
+        .await?;
         return Ok(None);
     }
     let before: i64 = sqlx::query_scalar("PRAGMA cache_size")
         .fetch_one(&mut **tx)
         .await?;
-    set_page_cache(tx, -CLOSE_PAGE_CACHE_KIB).await?;
+    set_page_cache(tx, -CLOSE_STAGE_MEMORY_KIB).await?;
     Ok(Some(before))
 }
 

@@ -5,8 +5,10 @@
 //!
 //! The per-thing totals exist for speed (issue 10.4): every later stage, the report and the
 //! earnings pages need only what each thing received, so they read a row per thing instead of
-//! a row per flattr. They are summed once, from the shares just written, and rewritten
-//! whenever the shares are (a capped spend's re-split); the audit checks they agree.
+//! a row per flattr. They are summed once, from the shares just written, and re-summed
+//! whenever the shares change (a capped spend's re-split); the audit checks they agree. A
+//! share's owner or peer is its thing's: `close_things` holds it, once per thing (migration
+//! 0017), as the snapshot found it.
 
 use super::CloseError;
 use crate::domain::money::FeeRate;
@@ -15,21 +17,31 @@ use crate::store::Tx;
 
 /// The statement that freezes what each flattr of a period receives (the spender's `net` split
 /// equally, largest remainder to the earliest flattrs), with an extra condition on the flattrs.
+///
+/// Written for speed (issue 10.4), as the only statement of the close that touches every flattr:
+/// - the window partitions by the spend's `user_id` and the flattrs are reached through their
+///   (period, user_id) index, so SQLite sees the rows already in the window's order and does
+///   not sort them for it (partitioned by `f.user_id` it did);
+/// - no thing is looked up per flattr: a share's owner or peer is its thing's, in `close_things`;
+/// - the rows are written in the table's key order (period, thing_id, flattr_id): one sort,
+///   after which the B-tree only grows at its right edge and the per-thing sums are one
+///   ordered pass (`thing_totals`).
 macro_rules! shares_insert {
     ($filter:literal) => {
         concat!(
-            "INSERT INTO close_shares (period, flattr_id, user_id, thing_id, owner_id, peer, amount)
-             SELECT $1, r.id, r.user_id, r.thing_id, r.owner_id, r.peer,
-                    s.net / s.flattr_count
-                    + CASE WHEN r.rn <= s.net % s.flattr_count THEN 1 ELSE 0 END
-             FROM (SELECT f.id, f.user_id, f.thing_id, t.owner_id,
-                          CASE WHEN t.owner_id IS NULL THEN t.origin END AS peer,
-                          ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.id) AS rn
-                   FROM flattrs f JOIN things t ON t.id = f.thing_id
-                   WHERE f.period = $1 AND f.charged = 1",
+            "INSERT INTO close_shares (period, thing_id, flattr_id, user_id, amount)
+             SELECT $1, r.thing_id, r.id, r.user_id, r.amount
+             FROM (SELECT f.thing_id, f.id, s.user_id,
+                          s.net / s.flattr_count
+                          + CASE WHEN ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY f.id)
+                                      <= s.net % s.flattr_count
+                                 THEN 1 ELSE 0 END AS amount
+                   FROM close_spends s CROSS JOIN flattrs f
+                   WHERE s.period = $1 AND f.period = $1 AND f.user_id = s.user_id
+                     AND f.charged = 1",
             $filter,
             ") r
-             JOIN close_spends s ON s.period = $1 AND s.user_id = r.user_id"
+             ORDER BY r.thing_id, r.id"
         )
     };
 }
@@ -61,17 +73,17 @@ pub(super) async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Resu
     thing_totals(tx, period).await
 }
 
-/// Sums the period's shares per thing into `close_things` (one sorted pass over the shares).
+/// Sums the period's shares per thing into `close_things`, with each thing's owner (or, for a
+/// thing on a peer, the peer's origin) as the snapshot finds it: one ordered pass over the
+/// shares (they are keyed by thing) and a lookup per thing, not per flattr.
 async fn thing_totals(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
-    sqlx::query("DELETE FROM close_things WHERE period = $1")
-        .bind(period.to_string())
-        .execute(&mut **tx)
-        .await?;
     sqlx::query(
         "INSERT INTO close_things (period, thing_id, owner_id, peer, flattrs, amount)
-         SELECT $1, thing_id, owner_id, peer, COUNT(*), CAST(SUM(amount) AS BIGINT)
-         FROM close_shares WHERE period = $1
-         GROUP BY thing_id, owner_id, peer",
+         SELECT $1, c.thing_id, t.owner_id, CASE WHEN t.owner_id IS NULL THEN t.origin END,
+                c.flattrs, c.amount
+         FROM (SELECT thing_id, COUNT(*) AS flattrs, CAST(SUM(amount) AS BIGINT) AS amount
+               FROM close_shares WHERE period = $1 GROUP BY thing_id) c
+         JOIN things t ON t.id = c.thing_id",
     )
     .bind(period.to_string())
     .execute(&mut **tx)
@@ -129,10 +141,35 @@ pub(super) async fn cap_spends(
         .execute(&mut **tx)
         .await?;
     sqlx::query(shares_insert!(
-        " AND NOT EXISTS (SELECT 1 FROM close_shares x WHERE x.period = $1 AND x.flattr_id = f.id)"
+        " AND NOT EXISTS (SELECT 1 FROM close_shares x
+                          WHERE x.period = $1 AND x.thing_id = f.thing_id AND x.flattr_id = f.id)"
     ))
     .bind(period.to_string())
     .execute(&mut **tx)
     .await?;
-    thing_totals(tx, period).await
+    refresh_totals(tx, period).await
+}
+
+/// Re-sums the things' totals after a capped spend's re-split. Each thing keeps the owner (or
+/// peer) the snapshot recorded, as its uncapped shares do: only the amounts and counts move.
+/// A thing whose every share went (its only payers' wallets are empty now) loses its row.
+async fn refresh_totals(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
+    sqlx::query(
+        "UPDATE close_things SET flattrs = c.flattrs, amount = c.amount
+         FROM (SELECT thing_id, COUNT(*) AS flattrs, CAST(SUM(amount) AS BIGINT) AS amount
+               FROM close_shares WHERE period = $1 GROUP BY thing_id) c
+         WHERE close_things.period = $1 AND close_things.thing_id = c.thing_id",
+    )
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM close_things WHERE period = $1
+           AND NOT EXISTS (SELECT 1 FROM close_shares s
+                           WHERE s.period = $1 AND s.thing_id = close_things.thing_id)",
+    )
+    .bind(period.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
