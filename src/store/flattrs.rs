@@ -120,7 +120,7 @@ impl NewClick {
     }
 }
 
-/// [`NewClick`]'s insert: a flattr of a thing of this instance (an owner) that is not the
+/// [`NewClick`]'s insert: a flattr of a thing of this instance (an owner, not deleted) that is not the
 /// payer's own (`flattr_owner`), in a period whose close has not begun (`period_closed`),
 /// from a wallet with money (`no_means`), once per period (`flattr_once`, the UNIQUE
 /// constraint). It inserts nothing when any of them fails, or when the thing is missing or on
@@ -130,7 +130,7 @@ impl NewClick {
 pub(super) const CLICK: &str =
     "INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
      SELECT $1, $2, $3, $4, t.id, NULL, 1 FROM things t
-     WHERE t.id = $5 AND t.owner_id IS NOT NULL AND t.owner_id <> $1
+     WHERE t.id = $5 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL AND t.owner_id <> $1
        AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = $2 AND p.stage > 0)
        AND (SELECT a.balance FROM accounts a WHERE a.name = $6) > 0
      ON CONFLICT (user_id, thing_id, period) DO NOTHING
@@ -166,7 +166,7 @@ const CLICK_MANY: &str = "WITH input AS (
        INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
        SELECT i.user_id, i.period, i.created_at, i.public_id, t.id, NULL, 1
        FROM input i JOIN things t ON t.id = i.thing_id
-       WHERE t.owner_id IS NOT NULL AND t.owner_id <> i.user_id
+       WHERE t.owner_id IS NOT NULL AND t.deleted_at IS NULL AND t.owner_id <> i.user_id
          AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = i.period AND p.stage > 0)
          AND (SELECT a.balance FROM accounts a WHERE a.name = i.wallet) > 0
        ON CONFLICT (user_id, thing_id, period) DO NOTHING

@@ -16,6 +16,9 @@
 //! of it was written). A job that fails is rolled back to its savepoint alone. rusqlite links
 //! the same libsqlite3-sys as sqlx, so the process has one SQLite.
 //!
+//! The writer does not checkpoint the log itself; a second thread does, beside it
+//! (`Checkpointer`), so that no batch waits for a checkpoint.
+//!
 //! Other writes (the generic jobs of `store::writer`, every other transaction) take SQLite's
 //! write lock from the pool's connections as before and wait for it with the busy timeout.
 
@@ -78,10 +81,18 @@ impl SqliteWriter {
     /// Opens a connection to the database file at `path` and starts the thread that owns it.
     pub(super) fn start(path: &Path) -> Result<SqliteWriter, String> {
         let connection = open(path).map_err(|e| e.to_string())?;
+        // The writer does not checkpoint: a checkpoint copies the log back into the database
+        // and flushes it, tens of milliseconds that the batch committing when the log reached
+        // its limit (SQLite's automatic checkpoint) would add to every request in it. A
+        // thread of its own checkpoints instead, told by the writer (see `Checkpointer`).
+        connection
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| e.to_string())?;
+        let checkpointer = Checkpointer::start(open(path).map_err(|e| e.to_string())?)?;
         let (jobs, receiver) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(connection, receiver))
+            .spawn(move || run(connection, receiver, checkpointer))
             .map_err(|e| e.to_string())?;
         Ok(SqliteWriter { jobs })
     }
@@ -125,7 +136,11 @@ fn stopped() -> String {
 
 /// The thread: takes the first waiting job, then every other one waiting (up to
 /// [`MAX_BATCH`]), runs them in one transaction and answers them after its commit.
-fn run(mut connection: Connection, mut jobs: mpsc::UnboundedReceiver<Job>) {
+fn run(
+    mut connection: Connection,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut checkpointer: Checkpointer,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -141,6 +156,52 @@ fn run(mut connection: Connection, mut jobs: mpsc::UnboundedReceiver<Job>) {
         }
         for answer in answers {
             answer.send(&commit);
+        }
+        checkpointer.committed();
+    }
+}
+
+/// How often at most the writer asks for a checkpoint while it commits: SQLite's automatic
+/// checkpoint comes every 1 000 pages of log, which the hot writes fill in about a second.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A thread with a connection of its own that runs `PRAGMA wal_checkpoint(PASSIVE)` when the
+/// writer asks. A passive checkpoint never waits for the writer nor blocks it (WAL lets a
+/// checkpoint run beside a write), so the log is copied back while batches keep committing.
+/// The thread ends with the writer.
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    last: std::time::Instant,
+}
+
+impl Checkpointer {
+    fn start(connection: Connection) -> Result<Checkpointer, String> {
+        // One request waiting is enough: a checkpoint copies whatever the log holds by then.
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    if let Err(error) =
+                        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(%error, "a checkpoint of the SQLite log failed");
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Checkpointer {
+            wake,
+            last: std::time::Instant::now(),
+        })
+    }
+
+    /// A batch committed: asks for a checkpoint when none was asked for lately.
+    fn committed(&mut self) {
+        if self.last.elapsed() >= CHECKPOINT_EVERY {
+            self.last = std::time::Instant::now();
+            // Full: a checkpoint is asked for already.
+            let _ = self.wake.try_send(());
         }
     }
 }

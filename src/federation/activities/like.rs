@@ -134,9 +134,8 @@ impl Activity for Like {
     async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
         check_origins(data, &self.id, &self.actor)?;
         // The object is looked up in our database, never trusted from an embedded copy.
-        if things::local_by_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
+        if !things::is_local_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
             .await?
-            .is_none()
         {
             return Err(self.refuse(
                 StatusCode::NOT_FOUND,
