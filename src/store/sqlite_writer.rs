@@ -222,12 +222,10 @@ fn commit_batch(
         }
     };
     for job in batch.drain(..) {
-        match run_job(&mut tx, job) {
-            Ok(answer) => answers.push(answer),
-            Err((answer, error)) => {
-                answers.push(answer);
-                return (answers, Err(error));
-            }
+        let (answer, failed) = run_job(&mut tx, job);
+        answers.push(answer);
+        if let Some(error) = failed {
+            return (answers, Err(error));
         }
     }
     let commit = tx.commit().map_err(|e| e.to_string());
@@ -235,9 +233,9 @@ fn commit_batch(
 }
 
 /// Runs one job in a savepoint: released when the job succeeded, rolled back when it failed
-/// or refused (a Like refused as `flattr_once` leaves its id unseen). `Err` when the
-/// savepoint itself failed, which fails the batch.
-fn run_job(tx: &mut Transaction<'_>, job: Job) -> Result<Answer, (Answer, String)> {
+/// or refused (a Like refused as `flattr_once` leaves its id unseen). With the job's answer,
+/// the error of the savepoint itself when it failed, which fails the batch.
+fn run_job(tx: &mut Transaction<'_>, job: Job) -> (Answer, Option<String>) {
     let savepoint = match tx.savepoint() {
         Ok(savepoint) => savepoint,
         Err(e) => {
@@ -246,7 +244,7 @@ fn run_job(tx: &mut Transaction<'_>, job: Job) -> Result<Answer, (Answer, String
                 Job::Click(_, to) => Answer::Click(Err(error.clone()), to),
                 Job::Like(_, to) => Answer::Like(Err(error.clone()), to),
             };
-            return Err((answer, error));
+            return (answer, Some(error));
         }
     };
     let (answer, keep) = match job {
@@ -267,10 +265,7 @@ fn run_job(tx: &mut Transaction<'_>, job: Job) -> Result<Answer, (Answer, String
     } else {
         savepoint.finish()
     };
-    match end {
-        Ok(()) => Ok(answer),
-        Err(e) => Err((answer, e.to_string())),
-    }
+    (answer, end.err().map(|e| e.to_string()))
 }
 
 /// `flattrs::click` on this connection.

@@ -58,12 +58,15 @@ type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// Likes) and an in-memory SQLite one by one.
 enum Queued {
     Job(Job),
-    Click(
-        NewClick,
-        oneshot::Sender<Result<Option<FlattrRow>, StoreError>>,
-    ),
-    Like(Received, oneshot::Sender<Result<Outcome, StoreError>>),
+    Click(NewClick, ClickTo),
+    Like(Received, LikeTo),
 }
+
+/// Where a click's result goes.
+type ClickTo = oneshot::Sender<Result<Option<FlattrRow>, StoreError>>;
+
+/// Where a received Like's outcome goes.
+type LikeTo = oneshot::Sender<Result<Outcome, StoreError>>;
 
 /// The most jobs one transaction carries: enough to amortise a flush, few enough that the
 /// first job of a batch is not kept waiting long.
@@ -322,7 +325,7 @@ fn answer_with<T: Send + 'static>(
 }
 
 /// One click as a job of its own.
-fn click_job(click: NewClick, to: oneshot::Sender<Result<Option<FlattrRow>, StoreError>>) -> Job {
+fn click_job(click: NewClick, to: ClickTo) -> Job {
     Box::new(job_of(move |tx: &mut Tx| {
         Box::pin(async move {
             let result = flattrs::click(tx, &click).await;
@@ -333,7 +336,7 @@ fn click_job(click: NewClick, to: oneshot::Sender<Result<Option<FlattrRow>, Stor
 
 /// One received Like as a job of its own; refused (`flattr_once`), it fails, so that its
 /// savepoint takes its id back.
-fn like_job(like: Received, to: oneshot::Sender<Result<Outcome, StoreError>>) -> Job {
+fn like_job(like: Received, to: LikeTo) -> Job {
     Box::new(job_of(move |tx: &mut Tx| {
         Box::pin(async move {
             let result = received_likes::receive(tx, &like).await;
@@ -345,12 +348,7 @@ fn like_job(like: Received, to: oneshot::Sender<Result<Outcome, StoreError>>) ->
 
 /// All the batch's clicks in one statement. Should it fail (a database error), each click
 /// runs again on its own in a savepoint, so that one bad click fails alone.
-fn clicks_job(
-    clicks: Vec<(
-        NewClick,
-        oneshot::Sender<Result<Option<FlattrRow>, StoreError>>,
-    )>,
-) -> Job {
+fn clicks_job(clicks: Vec<(NewClick, ClickTo)>) -> Job {
     Box::new(job_of(move |tx: &mut Tx| {
         Box::pin(async move {
             let all: Vec<NewClick> = clicks.iter().map(|(click, _)| click.clone()).collect();
@@ -385,7 +383,7 @@ fn clicks_job(
 }
 
 /// All the batch's Likes (distinct ids) in one statement, with the same fallback.
-fn likes_job(likes: Vec<(Received, oneshot::Sender<Result<Outcome, StoreError>>)>) -> Job {
+fn likes_job(likes: Vec<(Received, LikeTo)>) -> Job {
     Box::new(job_of(move |tx: &mut Tx| {
         Box::pin(async move {
             let all: Vec<Received> = likes.iter().map(|(like, _)| like.clone()).collect();
