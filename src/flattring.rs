@@ -173,10 +173,19 @@ pub async fn flattr_committed(
     user_id: i64,
     target: Target,
 ) -> Result<FlattrRow, FlattrError> {
+    let writer = state.store.writer();
+    if let Target::Thing(thing_id) = target {
+        // The common click, a thing of this instance that may be flattred, is one statement
+        // with every check in it (`flattrs::CLICK`). When it records nothing, the full path
+        // below runs in a later batch: it says why (or flattrs a thing of another server).
+        let period = Period::containing(state.clock.now());
+        let click = flattrs::NewClick::new(user_id, thing_id, period, state.clock.now());
+        if let Some(row) = writer.click(click).await? {
+            return Ok(row);
+        }
+    }
     let job_state = state.clone();
-    state
-        .store
-        .writer()
+    writer
         .write(move |tx| Box::pin(async move { flattr(tx, &job_state, user_id, target).await }))
         .await
 }

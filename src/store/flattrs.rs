@@ -34,7 +34,8 @@ pub struct FlattrRow {
     pub created_at: i64,
 }
 
-const SELECT: &str =
+/// The columns of a [`FlattrRow`], in its field order (`sqlite_writer` reads them by position).
+pub(super) const SELECT: &str =
     "SELECT f.id, f.public_id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
         f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
     FROM flattrs f JOIN things t ON t.id = f.thing_id";
@@ -80,6 +81,128 @@ pub async fn insert(
         Some(id) => by_id(&mut **tx, id).await,
         None => Err(FlattrRefusal::FlattrOnce.into()),
     }
+}
+
+/// A click on a thing of this instance, as the group-commit writer records it in one
+/// statement (`store::writer`): everything Flattr checks for such a click is a condition of
+/// the insert, so the writer pays one statement for it, not one per check.
+#[derive(Debug, Clone)]
+pub struct NewClick {
+    /// The payer.
+    pub user_id: i64,
+    /// The thing clicked.
+    pub thing_id: i64,
+    /// The period it counts in.
+    pub period: Period,
+    /// When it was made, Unix seconds.
+    pub created_at: i64,
+    /// The id it is published under (32 hex digits, as the database would pick: see
+    /// migration 0003); given here so that the insert returns it on SQLite too, where the
+    /// trigger's value is not what `RETURNING` reports.
+    pub public_id: String,
+}
+
+impl NewClick {
+    /// A click by `user_id` on `thing_id` in `period` at `now`, with a fresh random public id.
+    pub fn new(user_id: i64, thing_id: i64, period: Period, now: DateTime<Utc>) -> NewClick {
+        NewClick {
+            user_id,
+            thing_id,
+            period,
+            created_at: epoch(now),
+            public_id: hex::encode(rand::random::<[u8; 16]>()),
+        }
+    }
+
+    /// The account whose balance must be positive (`no_means`).
+    pub fn wallet(&self) -> String {
+        crate::ledger::Account::Wallet(self.user_id).name()
+    }
+}
+
+/// [`NewClick`]'s insert: a flattr of a thing of this instance (an owner, not deleted) that is not the
+/// payer's own (`flattr_owner`), in a period whose close has not begun (`period_closed`),
+/// from a wallet with money (`no_means`), once per period (`flattr_once`, the UNIQUE
+/// constraint). It inserts nothing when any of them fails, or when the thing is missing or on
+/// another server; the caller then takes the full path (`flattring::flattr`), which says why
+/// or does what a remote thing needs. Parameters are numbered in order of first use, which
+/// both sqlx and rusqlite bind by.
+pub(super) const CLICK: &str =
+    "INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
+     SELECT $1, $2, $3, $4, t.id, NULL, 1 FROM things t
+     WHERE t.id = $5 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL AND t.owner_id <> $1
+       AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = $2 AND p.stage > 0)
+       AND (SELECT a.balance FROM accounts a WHERE a.name = $6) > 0
+     ON CONFLICT (user_id, thing_id, period) DO NOTHING
+     RETURNING id";
+
+/// Records `click` if Flattr's rules allow it (see [`CLICK`]); `None` when they do not, or
+/// when the thing is not a thing of this instance.
+pub async fn click(tx: &mut Tx, click: &NewClick) -> Result<Option<FlattrRow>, StoreError> {
+    let inserted = sqlx::query_scalar::<_, i64>(CLICK)
+        .bind(click.user_id)
+        .bind(click.period.to_string())
+        .bind(click.created_at)
+        .bind(click.public_id.as_str())
+        .bind(click.thing_id)
+        .bind(click.wallet())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match inserted {
+        Some(id) => Ok(Some(by_id(&mut **tx, id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// [`CLICK`] for many clicks in one statement, PostgreSQL only (its data-modifying `WITH` and
+/// `json_to_recordset`: sqlx's `Any` binds no arrays, so the clicks travel as one JSON text).
+/// Two clicks of the same user, thing and period in one set: the first is recorded, the
+/// second is not (DO NOTHING), as in two statements.
+const CLICK_MANY: &str = "WITH input AS (
+       SELECT * FROM json_to_recordset($1::json)
+         AS i(user_id BIGINT, period TEXT, created_at BIGINT, public_id TEXT, thing_id BIGINT,
+              wallet TEXT)
+     ), inserted AS (
+       INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
+       SELECT i.user_id, i.period, i.created_at, i.public_id, t.id, NULL, 1
+       FROM input i JOIN things t ON t.id = i.thing_id
+       WHERE t.owner_id IS NOT NULL AND t.deleted_at IS NULL AND t.owner_id <> i.user_id
+         AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = i.period AND p.stage > 0)
+         AND (SELECT a.balance FROM accounts a WHERE a.name = i.wallet) > 0
+       ON CONFLICT (user_id, thing_id, period) DO NOTHING
+       RETURNING id, public_id, user_id, thing_id, period, subscription_id, charged, created_at
+     )
+     SELECT f.id, f.public_id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
+            f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
+     FROM inserted f JOIN things t ON t.id = f.thing_id";
+
+/// [`click`] for each of `clicks` in one statement (PostgreSQL), in their order.
+pub async fn click_many(
+    tx: &mut Tx,
+    clicks: &[NewClick],
+) -> Result<Vec<Option<FlattrRow>>, StoreError> {
+    let input: Vec<serde_json::Value> = clicks
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "user_id": c.user_id, "period": c.period.to_string(), "created_at": c.created_at,
+                "public_id": c.public_id, "thing_id": c.thing_id, "wallet": c.wallet(),
+            })
+        })
+        .collect();
+    let rows: Vec<FlattrRow> = sqlx::query_as(CLICK_MANY)
+        .bind(serde_json::Value::Array(input).to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    // Each click's own public id finds its row.
+    let mut by_public: std::collections::HashMap<String, FlattrRow> = rows
+        .into_iter()
+        .map(|row| (row.public_id.clone(), row))
+        .collect();
+    Ok(clicks
+        .iter()
+        .map(|c| by_public.remove(&c.public_id))
+        .collect())
 }
 
 /// One flattr, or `NotFound`.

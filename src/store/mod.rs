@@ -13,6 +13,7 @@ pub mod peers;
 pub mod periods;
 pub mod received_likes;
 pub mod sessions;
+mod sqlite_writer;
 pub mod subscriptions;
 pub mod things;
 pub mod tokens;
@@ -148,7 +149,22 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let writer = writer::Writer::start(pool.clone(), backend);
+        // A SQLite file gets the writer thread of its own connection; an in-memory database
+        // cannot (another connection would see another database).
+        let sqlite = match backend {
+            Backend::Sqlite
+                if !matches!(sqlite_path(&url), "" | ":memory:")
+                    && !url.contains("mode=memory") =>
+            {
+                Some(
+                    sqlite_writer::SqliteWriter::start(Path::new(sqlite_path(&url))).map_err(
+                        |e| StoreError::Batch(format!("cannot open the writer's connection: {e}")),
+                    )?,
+                )
+            }
+            _ => None,
+        };
+        let writer = writer::Writer::start(pool.clone(), backend, sqlite);
         Ok(Store {
             pool,
             backend,

@@ -74,6 +74,139 @@ pub async fn record(
     Ok(inserted == 1)
 }
 
+/// A received Like as the group-commit writer records it (`store::writer`): owned, so that
+/// it can travel to the writer's thread.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The Like's ActivityPub id.
+    pub activity_id: String,
+    /// The payer, an actor of another server.
+    pub actor: String,
+    /// Our thing that was flattred.
+    pub thing_id: i64,
+    /// The payer's period, `YYYY-MM`.
+    pub period: String,
+    /// Empty for a plain favourite.
+    pub currency: String,
+    /// SHA-256 (hex) of the Like as received.
+    pub digest: String,
+    /// When our inbox accepted it, Unix seconds.
+    pub received_at: i64,
+}
+
+/// What became of a [`Received`] Like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded, and its id recorded as seen.
+    Recorded,
+    /// Its id was seen before: a duplicate or a replay, acknowledged and changing nothing.
+    Seen,
+    /// The actor already has a live flattr of the thing in that period: nothing was recorded,
+    /// not even the id as seen (a retry is refused again, not acknowledged).
+    FlattrOnce,
+}
+
+/// The inbox's replay guard for a Like (as `federation::activities::first_sighting`): returns
+/// the id when it was not seen before.
+pub(super) const SEEN: &str =
+    "INSERT INTO inbox_activities (activity_id, actor, kind, received_at) VALUES ($1, $2, 'Like', $3)
+     ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id";
+
+/// The Like itself, as [`record`] writes it (parameters in order of first use).
+pub(super) const RECORD: &str =
+    "INSERT INTO received_likes (activity_id, actor, received_at, thing_id, period, currency, digest)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+
+/// Records `like` and its id as seen, in the caller's transaction; on [`Outcome::FlattrOnce`]
+/// the caller must roll back (the id was inserted first). The writer's jobs do that through
+/// their savepoint.
+pub async fn receive(tx: &mut Tx, like: &Received) -> Result<Outcome, StoreError> {
+    let seen: Option<String> = sqlx::query_scalar(SEEN)
+        .bind(like.activity_id.as_str())
+        .bind(like.actor.as_str())
+        .bind(like.received_at)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if seen.is_none() {
+        return Ok(Outcome::Seen);
+    }
+    let inserted = sqlx::query(RECORD)
+        .bind(like.activity_id.as_str())
+        .bind(like.actor.as_str())
+        .bind(like.received_at)
+        .bind(like.thing_id)
+        .bind(like.period.as_str())
+        .bind(like.currency.as_str())
+        .bind(like.digest.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(if inserted == 1 {
+        Outcome::Recorded
+    } else {
+        Outcome::FlattrOnce
+    })
+}
+
+/// [`receive`] for many Likes of distinct ids in one statement, PostgreSQL only (see
+/// `flattrs::click_many`): a Like whose id was seen before is [`Outcome::Seen`]; the others
+/// are recorded unless the actor already flattred the thing in that period (before, or by an
+/// earlier Like of the same set), and only the recorded ones' ids are kept as seen. Outcome
+/// codes: 0 refused, 1 recorded, 2 seen.
+const RECEIVE_MANY: &str = "WITH input AS (
+       SELECT * FROM json_to_recordset($1::json)
+         AS i(activity_id TEXT, actor TEXT, received_at BIGINT, thing_id BIGINT, period TEXT,
+              currency TEXT, digest TEXT, n BIGINT)
+     ), fresh AS (
+       SELECT i.* FROM input i
+       WHERE NOT EXISTS (SELECT 1 FROM inbox_activities a WHERE a.activity_id = i.activity_id)
+     ), recorded AS (
+       INSERT INTO received_likes (activity_id, actor, received_at, thing_id, period, currency, digest)
+       SELECT activity_id, actor, received_at, thing_id, period, currency, digest
+       FROM fresh ORDER BY n
+       ON CONFLICT DO NOTHING RETURNING activity_id
+     ), seen AS (
+       INSERT INTO inbox_activities (activity_id, actor, kind, received_at)
+       SELECT f.activity_id, f.actor, 'Like', f.received_at
+       FROM fresh f JOIN recorded r ON r.activity_id = f.activity_id
+       ON CONFLICT (activity_id) DO NOTHING
+     )
+     SELECT i.activity_id,
+            CAST(CASE WHEN r.activity_id IS NOT NULL THEN 1
+                      WHEN f.activity_id IS NULL THEN 2 ELSE 0 END AS BIGINT) AS outcome
+     FROM input i
+     LEFT JOIN recorded r ON r.activity_id = i.activity_id
+     LEFT JOIN fresh f ON f.activity_id = i.activity_id";
+
+/// [`receive`] for each of `likes` (distinct ids) in one statement (PostgreSQL), in their
+/// order.
+pub async fn receive_many(tx: &mut Tx, likes: &[Received]) -> Result<Vec<Outcome>, StoreError> {
+    let input: Vec<serde_json::Value> = likes
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            serde_json::json!({
+                "n": n, "activity_id": l.activity_id, "actor": l.actor, "received_at": l.received_at,
+                "thing_id": l.thing_id, "period": l.period, "currency": l.currency,
+                "digest": l.digest,
+            })
+        })
+        .collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(RECEIVE_MANY)
+        .bind(serde_json::Value::Array(input).to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    let outcomes: std::collections::HashMap<String, i64> = rows.into_iter().collect();
+    Ok(likes
+        .iter()
+        .map(|l| match outcomes.get(&l.activity_id) {
+            Some(1) => Outcome::Recorded,
+            Some(2) => Outcome::Seen,
+            _ => Outcome::FlattrOnce,
+        })
+        .collect())
+}
+
 /// The actor that sent the Like `activity_id`, when we have it.
 pub async fn sender<'e, E>(db: E, activity_id: &str) -> Result<Option<String>, StoreError>
 where

@@ -408,6 +408,28 @@ where
     }
 }
 
+/// Whether `ap_id` names a thing of this instance (one with an owner): the inbox's check of
+/// every Like, which needs neither the row nor its counts (`local_by_ap_id` reads both).
+pub async fn is_local_ap_id<'e, E>(
+    db: E,
+    base: &url::Url,
+    ap_id: &url::Url,
+) -> Result<bool, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let Some(id) = crate::domain::thing::page_id(base, ap_id) else {
+        return Ok(false);
+    };
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM things WHERE id = $1 AND owner_id IS NOT NULL AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// How many things of this instance's users exist, not deleted (NodeInfo, the front page).
 pub async fn count_local<'e, E>(db: E) -> Result<i64, StoreError>
 where

@@ -124,6 +124,92 @@ async fn concurrent_clicks_on_one_thing_make_exactly_one_flattr() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clicks_in_flight_together_are_each_recorded_or_refused_for_their_own_reason() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let poor = app.sign_up("poor").await;
+    app.deposit("alice", "5.00").await;
+    app.deposit("bob", "5.00").await;
+    let mut things = Vec::new();
+    for n in 0..6 {
+        things.push(
+            app.create_thing(
+                &bob,
+                &format!("https://bob.example/{n}"),
+                &format!("Post {n}"),
+            )
+            .await,
+        );
+    }
+    // Alice's six clicks, and the same again; the poor reader's and the owner's: in flight
+    // together, so that they share batches of the writer, where each is checked on its own.
+    let mut clicks = Vec::new();
+    for (who, token) in [
+        ("alice", &alice),
+        ("alice", &alice),
+        ("poor", &poor),
+        ("bob", &bob),
+    ] {
+        for thing in &things {
+            let request = app
+                .client
+                .post(app.url(&format!("/api/v1/things/{thing}/flattr")))
+                .bearer_auth(token);
+            let thing = *thing;
+            clicks.push(tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap();
+                (who, thing, status, body)
+            }));
+        }
+    }
+    let mut answers = Vec::new();
+    for click in clicks {
+        answers.push(click.await.unwrap());
+    }
+    for thing in &things {
+        let of = |who: &str| {
+            let mut codes: Vec<(u16, String)> = answers
+                .iter()
+                .filter(|(w, t, _, _)| *w == who && t == thing)
+                .map(|(_, _, status, body)| {
+                    let code = body["error"].as_str().unwrap_or("").to_owned();
+                    (*status, code)
+                })
+                .collect();
+            codes.sort();
+            codes
+        };
+        assert_eq!(
+            of("alice"),
+            vec![(201, String::new()), (409, "flattr_once".into())],
+            "{answers:?}"
+        );
+        assert_eq!(of("poor"), vec![(402, "no_means".into())]);
+        assert_eq!(of("bob"), vec![(403, "flattr_owner".into())]);
+    }
+    // Each recorded click answered with its own flattr, as the lists read it back.
+    let listed = app.get_json("/api/v1/user/flattrs", Some(&alice)).await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 6);
+    for (_, thing, status, body) in answers.iter().filter(|a| a.2 == 201) {
+        assert_eq!(*status, 201);
+        assert_eq!(body["thing"]["id"], *thing);
+        let same = listed.iter().find(|l| l["id"] == body["id"]).unwrap();
+        assert_eq!(same, body);
+        assert_eq!(
+            body["thing"]["title"],
+            format!("Post {}", things.iter().position(|t| t == thing).unwrap())
+        );
+        assert_eq!(body["period"], "2026-10");
+        assert_eq!(body["charged"], true);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM flattrs").await, 6);
+}
+
 #[tokio::test]
 async fn a_url_flattr_finds_registered_things_and_the_instances_own_thing_pages() {
     let app = spawn_app().await;

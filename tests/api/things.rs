@@ -138,6 +138,29 @@ async fn deleting_a_thing_withdraws_its_open_flattrs() {
 }
 
 #[tokio::test]
+async fn a_deleted_thing_cannot_be_flattred_and_the_wallet_is_not_counted_for_it() {
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    app.deposit("alice", "5.00").await;
+    let id = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
+    let deleted = app.delete(&format!("/api/v1/things/{id}"), &bob).await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        crate::helpers::error_code(app.flattr(&alice, id).await).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM flattrs").await, 0);
+    // Nothing to split the budget over: the close leaves alice's wallet whole.
+    app.set_time("2026-11-01T00:00:05Z");
+    app.close("2026-10").await;
+    assert_eq!(app.wallet("alice").await, 50_000);
+    app.assert_books_balance().await;
+}
+
+#[tokio::test]
 async fn a_deleted_thing_earns_nothing_at_the_close_and_its_share_goes_to_the_rest() {
     let app = spawn_app().await;
     let alice = app.sign_up("alice").await;

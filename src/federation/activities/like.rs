@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::{ObjectRef, check_origins, first_sighting};
+use super::{ObjectRef, check_origins};
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::federation::FederationError;
@@ -134,9 +134,8 @@ impl Activity for Like {
     async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
         check_origins(data, &self.id, &self.actor)?;
         // The object is looked up in our database, never trusted from an embedded copy.
-        if things::local_by_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
+        if !things::is_local_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
             .await?
-            .is_none()
         {
             return Err(self.refuse(
                 StatusCode::NOT_FOUND,
@@ -177,53 +176,42 @@ impl Activity for Like {
 
     async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
         let now = data.clock.now();
-        let thing =
-            things::local_by_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
-                .await?
-                .ok_or_else(|| {
-                    self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone")
-                })?;
+        // `verify` (which always runs first) read the thing and found it ours; things are
+        // never deleted, so its id is all that is needed here, without reading it again.
+        let thing_id = crate::domain::thing::page_id(&data.settings.base_url, self.object.id())
+            .ok_or_else(|| self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone"))?;
         let period = self.period(now)?;
         let digest = like_digest(&self)?;
-        let thing_id = thing.id;
         // Group commit (`store::writer`): the replay guard and the record ride in a batch with
         // other requests' writes, and the 202 goes out only after that batch committed.
-        let like = data
-            .store
-            .writer()
-            .write(move |tx| {
-                Box::pin(async move {
-                    if !first_sighting(tx, &self.id, &self.actor, "Like", now).await? {
-                        tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
-                        return Ok(None);
-                    }
-                    let like = received_likes::NewLike {
-                        activity_id: self.id.as_str(),
-                        actor: self.actor.as_str(),
-                        thing_id,
-                        period,
-                        currency: self.currency.as_deref(),
-                        digest: Some(&digest),
-                    };
-                    if !received_likes::record(tx, &like, now).await? {
-                        // The job fails, so its savepoint is rolled back: the refused Like is
-                        // not recorded as seen, and nothing changes.
-                        return Err(self.refuse(
-                            StatusCode::CONFLICT,
-                            "flattr_once",
-                            format!(
-                                "{} already flattred {} in {period}",
-                                self.actor,
-                                self.object.id()
-                            ),
-                        ));
-                    }
-                    Ok(Some(self))
-                })
-            })
-            .await?;
-        if let Some(like) = like {
-            tracing::info!(id = %like.id, actor = %like.actor, thing = thing_id, flattr = like.is_flattr(), "received a Like");
+        let received = received_likes::Received {
+            activity_id: self.id.to_string(),
+            actor: self.actor.to_string(),
+            thing_id,
+            period: period.to_string(),
+            currency: self.currency.clone().unwrap_or_default(),
+            digest,
+            received_at: crate::store::epoch(now),
+        };
+        match data.store.writer().receive_like(received).await? {
+            received_likes::Outcome::Recorded => {
+                tracing::info!(id = %self.id, actor = %self.actor, thing = thing_id, flattr = self.is_flattr(), "received a Like");
+            }
+            received_likes::Outcome::Seen => {
+                tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
+            }
+            // Nothing was written: the refused Like is not recorded as seen either.
+            received_likes::Outcome::FlattrOnce => {
+                return Err(self.refuse(
+                    StatusCode::CONFLICT,
+                    "flattr_once",
+                    format!(
+                        "{} already flattred {} in {period}",
+                        self.actor,
+                        self.object.id()
+                    ),
+                ));
+            }
         }
         Ok(())
     }
