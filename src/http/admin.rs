@@ -105,6 +105,26 @@ pub struct DisputedLine {
     reason: String,
 }
 
+/// An adjustment line: a correction of a line of an earlier, paid period (docs/settlement.md
+/// section 4.1).
+#[derive(Serialize, ToSchema)]
+pub struct AdjustmentLine {
+    /// The Like of the line corrected.
+    like: String,
+    /// Its thing.
+    thing: String,
+    /// The statement corrected (the version netted and paid).
+    adjusts: String,
+    /// Its period, `YYYY-MM`.
+    adjusts_period: String,
+    /// Signed: positive adds a line, negative takes one back.
+    #[schema(value_type = String)]
+    amount: Money,
+    /// `accepted`, or a dispute reason (`unmatched_adjustment`, `not_covered`, `duplicate`, or
+    /// a line's reason), once claimed; absent before.
+    outcome: Option<String>,
+}
+
 /// A statement sent or received.
 #[derive(Serialize, ToSchema)]
 pub struct Statement {
@@ -137,6 +157,11 @@ pub struct Statement {
     disputed: Money,
     /// The disputed lines with their reasons.
     disputes: Vec<DisputedLine>,
+    /// The sum of the accepted adjustment lines (signed).
+    #[schema(value_type = String)]
+    adjusted: Money,
+    /// Its adjustment lines, in order.
+    adjustments: Vec<AdjustmentLine>,
     /// The version this one restates (its id), for a version above 1.
     supersedes: Option<String>,
     /// True once a later version replaced it.
@@ -243,6 +268,19 @@ async fn admin_statements(
                         thing: d.thing,
                         amount: d.amount,
                         reason: d.reason,
+                    })
+                    .collect(),
+                adjusted: s.adjusted,
+                adjustments: s
+                    .adjustments
+                    .into_iter()
+                    .map(|a| AdjustmentLine {
+                        like: a.like,
+                        thing: a.thing,
+                        adjusts: a.adjusts,
+                        adjusts_period: a.adjusts_period,
+                        amount: a.amount,
+                        outcome: a.outcome,
                     })
                     .collect(),
                 supersedes: s.supersedes,

@@ -101,6 +101,10 @@ pub struct StatementView {
     pub disputed: Money,
     /// The disputed lines with their reasons.
     pub disputes: Vec<DisputedLine>,
+    /// The sum of the accepted adjustment lines (signed).
+    pub adjusted: Money,
+    /// Its adjustment lines: corrections of an earlier, paid period (docs/settlement.md 4.1).
+    pub adjustments: Vec<AdjustmentLine>,
     /// The version this one restates (its id), for a version above 1.
     pub supersedes: Option<String>,
     /// True once a later version replaced it.
@@ -121,6 +125,23 @@ pub struct DisputedLine {
     pub amount: Money,
     /// The dispute's reason (`unknown_like`, `like_undone`, …).
     pub reason: String,
+}
+
+/// An adjustment line of a statement: a correction of a line of an earlier, paid period.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdjustmentLine {
+    /// The Like of the line corrected.
+    pub like: String,
+    /// Its thing.
+    pub thing: String,
+    /// The statement corrected (the version netted and paid).
+    pub adjusts: String,
+    /// Its period.
+    pub adjusts_period: String,
+    /// Signed: positive adds a line, negative takes one back.
+    pub amount: Money,
+    /// `accepted` or a dispute reason once claimed; none before.
+    pub outcome: Option<String>,
 }
 
 /// Which statements to list.
@@ -149,17 +170,26 @@ struct Summary {
     disputed: i64,
     supersedes: Option<String>,
     superseded_at: Option<i64>,
+    adjusted: i64,
+    adjusted_open: i64,
 }
 
 // Per statement: the accepted lines, the disputed ones (an outcome other than `accepted`) and
-// the total; a line not answered yet is neither accepted nor disputed.
+// the total; a line not answered yet is neither accepted nor disputed. Its adjustment lines
+// (corrections of a paid period, signed) are summed apart: the accepted ones, and those not
+// disputed (answered or not), as for the lines.
 const SUMMARY: &str = "SELECT s.id, s.direction, s.ap_id, s.peer, s.period, s.version, s.state,
     s.reason, s.currency, s.line_count, s.total,
     CAST(COALESCE(SUM(CASE WHEN l.outcome = 'accepted' THEN l.amount ELSE 0 END), 0) AS BIGINT)
         AS accepted,
     CAST(COALESCE(SUM(CASE WHEN l.outcome IS NOT NULL AND l.outcome <> 'accepted'
         THEN l.amount ELSE 0 END), 0) AS BIGINT) AS disputed,
-    s.supersedes, s.superseded_at
+    s.supersedes, s.superseded_at,
+    CAST(COALESCE((SELECT SUM(j.amount) FROM statement_adjustments j
+        WHERE j.statement_id = s.id AND j.outcome = 'accepted'), 0) AS BIGINT) AS adjusted,
+    CAST(COALESCE((SELECT SUM(j.amount) FROM statement_adjustments j
+        WHERE j.statement_id = s.id AND (j.outcome IS NULL OR j.outcome = 'accepted')), 0)
+        AS BIGINT) AS adjusted_open
     FROM statements s LEFT JOIN statement_lines l ON l.statement_id = s.id
     WHERE ($1 IS NULL OR s.peer = $1) AND ($2 IS NULL OR s.period = $2)
     GROUP BY s.id, s.direction, s.ap_id, s.peer, s.period, s.version, s.state, s.reason,
@@ -193,11 +223,13 @@ pub async fn peers(db: &sqlx::AnyPool) -> Result<Vec<PeerPosition>, LedgerError>
             });
         if s.direction == "sent" {
             // The payer's books keep every line not disputed as payable, answered or not.
-            position.payable = Money::from_minor(s.total - s.disputed);
+            // Adjustment lines riding in this period's statement count with it, as the net
+            // counts them.
+            position.payable = Money::from_minor(s.total - s.disputed + s.adjusted_open);
             position.disputed = Money::from_minor(s.disputed);
             position.sent = Some(s.state);
         } else {
-            position.receivable = Money::from_minor(s.accepted);
+            position.receivable = Money::from_minor(s.accepted + s.adjusted);
             position.disputed_by_us = Money::from_minor(s.disputed);
             position.received = Some(s.state);
         }
@@ -280,6 +312,18 @@ pub async fn statements(
                 _ => None,
             })
             .collect();
+        let adjustments = super::adjustments::of_statement(db, s.id)
+            .await?
+            .into_iter()
+            .map(|a| AdjustmentLine {
+                like: a.like_id,
+                thing: a.thing,
+                adjusts: a.adjusts,
+                adjusts_period: a.adjusts_period,
+                amount: Money::from_minor(a.amount),
+                outcome: a.outcome,
+            })
+            .collect();
         let conflicts = super::statements::conflicts(db, &s.ap_id).await?;
         out.push(StatementView {
             direction: s.direction,
@@ -295,6 +339,8 @@ pub async fn statements(
             accepted: Money::from_minor(s.accepted),
             disputed: Money::from_minor(s.disputed),
             disputes,
+            adjusted: Money::from_minor(s.adjusted),
+            adjustments,
             supersedes: s.supersedes,
             superseded: s.superseded_at.is_some(),
             conflicts,

@@ -136,7 +136,7 @@ pub(super) const CLICK: &str =
      ON CONFLICT (user_id, thing_id, period) DO NOTHING
      RETURNING id";
 
-/// Records `click` if Flattr's rules allow it (see [`CLICK`]); `None` when they do not, or
+/// Records `click` if Flattr's rules allow it (see `CLICK`); `None` when they do not, or
 /// when the thing is not a thing of this instance.
 pub async fn click(tx: &mut Tx, click: &NewClick) -> Result<Option<FlattrRow>, StoreError> {
     let inserted = sqlx::query_scalar::<_, i64>(CLICK)

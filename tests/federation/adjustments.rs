@@ -162,6 +162,32 @@ async fn a_paid_period_restated_adds_the_line_now_accepted_to_the_next_statement
         (on_beta["net"].as_str(), on_beta["debtor"].as_str()),
         (Some("2.70"), Some("peer"))
     );
+    // The admins see it: November's figures count the adjustment, and November's statement
+    // lists it with what it corrects.
+    assert_eq!(on_alpha["payable"], "2.70", "{on_alpha}");
+    assert_eq!(on_beta["receivable"], "2.70", "{on_beta}");
+    for (instance, direction, peer) in [(&p.alpha, "sent", &b), (&p.beta, "received", &a)] {
+        let listed = admin_json(
+            instance,
+            &["statements", "--peer", peer, "--period", "2026-11"],
+        );
+        let november = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["direction"] == direction)
+            .unwrap_or_else(|| panic!("no {direction} statement in {listed}"));
+        assert_eq!(november["adjusted"], "0.90", "{november}");
+        assert_eq!(
+            november["adjustments"],
+            json!([{
+                "like": cleo_like, "thing": november["adjustments"][0]["thing"],
+                "adjusts": october.ap_id, "adjusts_period": "2026-10",
+                "amount": "0.90", "outcome": "accepted"
+            }]),
+            "{november}"
+        );
+    }
     // October's books are untouched: every posting is still there, and none added since
     // is October's.
     for (instance, books) in [(&p.alpha, &alpha_books), (&p.beta, &beta_books)] {
@@ -257,6 +283,13 @@ async fn a_bogus_flattr_of_a_paid_period_is_taken_back_in_the_next_and_refunded_
             (Some("0.00"), Some("closed")),
             "{november}"
         );
+        // 1.80 stated, 1.80 taken back: what the admins see per period is what was netted.
+        let figure = if instance.base == p.alpha.base {
+            "payable"
+        } else {
+            "receivable"
+        };
+        assert_eq!(november[figure], "0.00", "{november}");
     }
     // alice has the bogus 1.80 back; bob keeps October's 1.80 and nets nothing for November.
     assert_eq!(

@@ -138,6 +138,16 @@ fn statements_text(statements: &[StatementView]) -> String {
                 d.reason, d.amount, d.like, d.thing
             ));
         }
+        for a in &s.adjustments {
+            lines.push(format!(
+                "  adjusts {} by {} ({}) {}: {}",
+                a.adjusts_period,
+                a.amount,
+                a.outcome.as_deref().unwrap_or("not answered yet"),
+                a.like,
+                a.thing
+            ));
+        }
     }
     lines.join("\n")
 }
