@@ -105,6 +105,20 @@ pub struct DisputedLine {
     reason: String,
 }
 
+/// A line of a statement: one flattr of a thing of the payee's.
+#[derive(Serialize, ToSchema)]
+pub struct StatementLine {
+    /// The Like's id.
+    like: String,
+    /// The thing's id.
+    thing: String,
+    /// The line's value.
+    #[schema(value_type = String)]
+    amount: Money,
+    /// `accepted`, or the dispute's reason, once claimed; absent before.
+    outcome: Option<String>,
+}
+
 /// An adjustment line: a correction of a line of an earlier, paid period (docs/settlement.md
 /// section 4.1).
 #[derive(Serialize, ToSchema)]
@@ -155,6 +169,8 @@ pub struct Statement {
     /// The sum of the disputed lines.
     #[schema(value_type = String)]
     disputed: Money,
+    /// Every line, in the statement's order, with its outcome.
+    lines: Vec<StatementLine>,
     /// The disputed lines with their reasons.
     disputes: Vec<DisputedLine>,
     /// The sum of the accepted adjustment lines (signed).
@@ -260,6 +276,16 @@ async fn admin_statements(
                 total: s.total,
                 accepted: s.accepted,
                 disputed: s.disputed,
+                lines: s
+                    .lines
+                    .into_iter()
+                    .map(|l| StatementLine {
+                        like: l.like,
+                        thing: l.thing,
+                        amount: l.amount,
+                        outcome: l.outcome,
+                    })
+                    .collect(),
                 disputes: s
                     .disputes
                     .into_iter()

@@ -99,6 +99,8 @@ pub struct StatementView {
     pub accepted: Money,
     /// The sum of the disputed lines.
     pub disputed: Money,
+    /// Every line, in the statement's order, with its outcome.
+    pub lines: Vec<Line>,
     /// The disputed lines with their reasons.
     pub disputes: Vec<DisputedLine>,
     /// The sum of the accepted adjustment lines (signed).
@@ -112,6 +114,19 @@ pub struct StatementView {
     /// The digests of copies refused under this id with other content (409
     /// `statement_conflict`): what the peer sent, for the admin to look at.
     pub conflicts: Vec<String>,
+}
+
+/// A line of a statement: one flattr of a thing of the payee's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    /// The Like's id.
+    pub like: String,
+    /// The thing's id.
+    pub thing: String,
+    /// The line's value.
+    pub amount: Money,
+    /// `accepted` or a dispute reason once claimed; none before.
+    pub outcome: Option<String>,
 }
 
 /// A disputed line of a statement.
@@ -292,7 +307,7 @@ pub async fn peers(db: &sqlx::AnyPool) -> Result<Vec<PeerPosition>, LedgerError>
 }
 
 /// The statements sent and received that `filter` selects, by peer, period, direction and
-/// version, each with its disputed lines.
+/// version, each with its lines, its disputed lines and its adjustment lines.
 pub async fn statements(
     db: &sqlx::AnyPool,
     filter: &StatementFilter,
@@ -301,15 +316,24 @@ pub async fn statements(
     for s in summaries(db, filter).await? {
         let lines = super::statements::lines(db, s.id).await?;
         let disputes = lines
-            .into_iter()
-            .filter_map(|l| match l.outcome {
+            .iter()
+            .filter_map(|l| match &l.outcome {
                 Some(reason) if reason != "accepted" => Some(DisputedLine {
-                    like: l.like_id,
-                    thing: l.thing,
+                    like: l.like_id.clone(),
+                    thing: l.thing.clone(),
                     amount: Money::from_minor(l.amount),
-                    reason,
+                    reason: reason.clone(),
                 }),
                 _ => None,
+            })
+            .collect();
+        let lines = lines
+            .into_iter()
+            .map(|l| Line {
+                like: l.like_id,
+                thing: l.thing,
+                amount: Money::from_minor(l.amount),
+                outcome: l.outcome,
             })
             .collect();
         let adjustments = super::adjustments::of_statement(db, s.id)
@@ -338,6 +362,7 @@ pub async fn statements(
             total: Money::from_minor(s.total),
             accepted: Money::from_minor(s.accepted),
             disputed: Money::from_minor(s.disputed),
+            lines,
             disputes,
             adjusted: Money::from_minor(s.adjusted),
             adjustments,

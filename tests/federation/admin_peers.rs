@@ -114,6 +114,29 @@ async fn after_a_close_on_both_sides_each_admin_sees_the_other_s_position_mirror
         (sent["total"].as_str(), sent["accepted"].as_str()),
         (Some("0.60"), Some("0.60"))
     );
+    // Every line is listed with its value and outcome, and they add up to the total.
+    let lines = sent["lines"].as_array().unwrap();
+    assert_eq!(
+        Some(lines.len() as u64),
+        sent["line_count"].as_u64(),
+        "{sent}"
+    );
+    let sum: rust_decimal::Decimal = lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l["outcome"], "accepted", "{l}");
+            assert!(
+                l["like"].as_str().unwrap().starts_with(&p.alpha.base),
+                "{l}"
+            );
+            l["amount"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(sum.to_string(), "0.60");
     let received = statements
         .iter()
         .find(|s| s["direction"] == "received")
