@@ -116,7 +116,7 @@ async fn flattr_url(
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
-/// The query of the flattr lists: one period, or the current one.
+/// The query of the flattr lists: one period, or all of them.
 #[derive(Deserialize, IntoParams)]
 pub struct PeriodQuery {
     /// `YYYY-MM`; all periods when absent.
@@ -125,7 +125,7 @@ pub struct PeriodQuery {
 
 /// My flattrs, newest first, of one period or all.
 #[utoipa::path(get, path = "/user/flattrs", tag = "flattrs", security(("bearer" = [])), params(PeriodQuery),
-    responses((status = 200, body = [Flattr], description = "My flattrs of the period (the open one by default)"), (status = 422, body = ErrorBody, description = "invalid_parameters: the period is not YYYY-MM")))]
+    responses((status = 200, body = [Flattr], description = "My flattrs of the period given, or of every period when none is given"), (status = 422, body = ErrorBody, description = "invalid_parameters: the period is not YYYY-MM")))]
 async fn my_flattrs(
     State(state): State<AppState>,
     auth: AuthUser,

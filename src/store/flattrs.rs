@@ -26,7 +26,8 @@ pub struct FlattrRow {
     pub period: String,
     /// The subscription that made it, if one did.
     pub subscription_id: Option<i64>,
-    /// What it cost once its period closed, in ten-thousandths (0 before).
+    /// 1 when the flattr takes a share of its flattrer's budget at the close, 0 for a plain
+    /// Like of a thing nobody can be paid for.
     pub charged: i64,
     /// The thing's ActivityPub id when it lives on another server.
     pub thing_ap_id: Option<String>,
