@@ -179,7 +179,13 @@ pub async fn flattr_committed(
         // with every check in it (`flattrs::CLICK`). When it records nothing, the full path
         // below runs in a later batch: it says why (or flattrs a thing of another server).
         let period = Period::containing(state.clock.now());
-        let click = flattrs::NewClick::new(user_id, thing_id, period, state.clock.now());
+        let click = flattrs::NewClick::new(
+            user_id,
+            thing_id,
+            period,
+            state.clock.now(),
+            Account::Wallet(user_id).name(),
+        );
         if let Some(row) = writer.click(click).await? {
             return Ok(row);
         }

@@ -101,23 +101,30 @@ pub struct NewClick {
     /// migration 0003); given here so that the insert returns it on SQLite too, where the
     /// trigger's value is not what `RETURNING` reports.
     pub public_id: String,
+    /// The name of the payer's wallet account, whose balance must be positive (`no_means`):
+    /// the ledger names its accounts, and the store sits below the ledger, so the caller
+    /// gives it.
+    pub wallet: String,
 }
 
 impl NewClick {
-    /// A click by `user_id` on `thing_id` in `period` at `now`, with a fresh random public id.
-    pub fn new(user_id: i64, thing_id: i64, period: Period, now: DateTime<Utc>) -> NewClick {
+    /// A click by `user_id` on `thing_id` in `period` at `now`, paid from the account named
+    /// `wallet`, with a fresh random public id.
+    pub fn new(
+        user_id: i64,
+        thing_id: i64,
+        period: Period,
+        now: DateTime<Utc>,
+        wallet: String,
+    ) -> NewClick {
         NewClick {
             user_id,
             thing_id,
             period,
             created_at: epoch(now),
             public_id: hex::encode(rand::random::<[u8; 16]>()),
+            wallet,
         }
-    }
-
-    /// The account whose balance must be positive (`no_means`).
-    pub fn wallet(&self) -> String {
-        crate::ledger::Account::Wallet(self.user_id).name()
     }
 }
 
@@ -146,7 +153,7 @@ pub async fn click(tx: &mut Tx, click: &NewClick) -> Result<Option<FlattrRow>, S
         .bind(click.created_at)
         .bind(click.public_id.as_str())
         .bind(click.thing_id)
-        .bind(click.wallet())
+        .bind(&click.wallet)
         .fetch_optional(&mut **tx)
         .await?;
     match inserted {
@@ -187,7 +194,7 @@ pub async fn click_many(
         .map(|c| {
             serde_json::json!({
                 "user_id": c.user_id, "period": c.period.to_string(), "created_at": c.created_at,
-                "public_id": c.public_id, "thing_id": c.thing_id, "wallet": c.wallet(),
+                "public_id": c.public_id, "thing_id": c.thing_id, "wallet": &c.wallet,
             })
         })
         .collect();

@@ -279,7 +279,7 @@ fn click_in(db: &Connection, click: &NewClick) -> rusqlite::Result<Option<Flattr
                 click.created_at,
                 click.public_id,
                 click.thing_id,
-                click.wallet(),
+                click.wallet,
             ],
             |row| row.get(0),
         )
