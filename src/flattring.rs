@@ -173,25 +173,55 @@ pub async fn flattr_committed(
     user_id: i64,
     target: Target,
 ) -> Result<FlattrRow, FlattrError> {
-    let writer = state.store.writer();
-    if let Target::Thing(thing_id) = target {
-        // The common click, a thing of this instance that may be flattred, is one statement
-        // with every check in it (`flattrs::CLICK`). When it records nothing, the full path
-        // below runs in a later batch: it says why (or flattrs a thing of another server).
-        let period = Period::containing(state.clock.now());
-        let click = flattrs::NewClick::new(
-            user_id,
-            thing_id,
-            period,
-            state.clock.now(),
-            Account::Wallet(user_id).name(),
-        );
-        if let Some(row) = writer.click(click).await? {
-            return Ok(row);
-        }
+    if let Target::Thing(thing_id) = target
+        && let Some(row) = click(state, flattrs::Payer::User(user_id), thing_id).await?
+    {
+        return Ok(row);
     }
+    flattr_full(state, user_id, target).await
+}
+
+/// The common click — a thing of this instance that may be flattred — as one statement with
+/// every check in it (`flattrs::CLICK`), the payer's bearer token among them: one
+/// group-committed write and no read before it. `None` when it recorded nothing (any rule
+/// refused, the thing is not ours, or the token is not valid): the caller then checks the
+/// token on its own (401) and takes [`flattr_full`], which says why.
+pub async fn click_with_token(
+    state: &AppState,
+    token: &str,
+    thing_id: i64,
+) -> Result<Option<FlattrRow>, FlattrError> {
+    click(state, flattrs::Payer::bearer(token), thing_id).await
+}
+
+async fn click(
+    state: &AppState,
+    payer: flattrs::Payer,
+    thing_id: i64,
+) -> Result<Option<FlattrRow>, FlattrError> {
+    let now = state.clock.now();
+    let click = flattrs::NewClick::new(
+        payer,
+        thing_id,
+        Period::containing(now),
+        now,
+        Account::WALLET,
+    );
+    Ok(state.store.writer().click(click).await?)
+}
+
+/// [`flattr`] in a group-committed transaction of its own, without trying the one-statement
+/// click first: the path that says why a click was refused, and flattrs a thing of another
+/// server or one found by URL.
+pub async fn flattr_full(
+    state: &AppState,
+    user_id: i64,
+    target: Target,
+) -> Result<FlattrRow, FlattrError> {
     let job_state = state.clone();
-    writer
+    state
+        .store
+        .writer()
         .write(move |tx| Box::pin(async move { flattr(tx, &job_state, user_id, target).await }))
         .await
 }

@@ -32,6 +32,42 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
+/// The bearer token a request carries, as written, not yet checked against the database:
+/// for the click, whose own statement checks it (`flattring::click_with_token`); everything
+/// else takes [`AuthUser`]. A request without one is refused with 401 here.
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+impl BearerToken {
+    /// The user this token belongs to (401 `unauthorized` when none does).
+    pub async fn user(self, state: &AppState) -> Result<AuthUser, ApiError> {
+        let id = tokens::user_of(state.store.pool(), &self.0)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(AuthUser { id, token: self.0 })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|token| !token.is_empty() && token.len() <= 128)
+            .map(|token| BearerToken(token.to_owned()))
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
 /// The user a request's bearer token belongs to.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
@@ -48,25 +84,10 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty() && token.len() <= 128)
-            .ok_or_else(ApiError::unauthorized)?;
-        let id = tokens::user_of(state.store.pool(), token)
+        BearerToken::from_request_parts(parts, state)
             .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        Ok(AuthUser {
-            id,
-            token: token.to_owned(),
-        })
+            .user(state)
+            .await
     }
 }
 

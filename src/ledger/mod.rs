@@ -52,6 +52,10 @@ pub enum Account {
 }
 
 impl Account {
+    /// The kind of every user's wallet (`accounts.kind`), for queries that find a wallet by
+    /// its user (`accounts_kind_user`) rather than by name.
+    pub const WALLET: &'static str = "wallet";
+
     /// The account's name in the `accounts` table, e.g. `wallet:7`.
     pub fn name(&self) -> String {
         match self {
@@ -73,7 +77,7 @@ impl Account {
     /// The account's kind: `wallet`, `earnings`, `fees`, ….
     pub fn kind(&self) -> &'static str {
         match self {
-            Account::Wallet(_) => "wallet",
+            Account::Wallet(_) => Account::WALLET,
             Account::Earnings(_) => "earnings",
             Account::Fees => "fees",
             Account::World => "world",

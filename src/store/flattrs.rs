@@ -84,13 +84,39 @@ pub async fn insert(
     }
 }
 
+/// Who pays for a click: a user the caller has authenticated (a web session), or the bearer
+/// token a request carried, checked by the click's own statement (see [`CLICK`]).
+#[derive(Debug, Clone)]
+pub enum Payer {
+    /// A user the caller authenticated.
+    User(i64),
+    /// The SHA-256 (hex) of a bearer token, not yet checked: the click records nothing unless
+    /// it is a token we issued to a user who is not disabled (`tokens::user_of`'s rule).
+    Token(String),
+}
+
+impl Payer {
+    /// The payer a bearer token names, by its hash (the token itself is never stored).
+    pub fn bearer(token: &str) -> Payer {
+        Payer::Token(super::tokens::hash(token))
+    }
+
+    /// The user id and token hash the click statements take, one of them `None`.
+    fn parts(&self) -> (Option<i64>, Option<&str>) {
+        match self {
+            Payer::User(id) => (Some(*id), None),
+            Payer::Token(hash) => (None, Some(hash.as_str())),
+        }
+    }
+}
+
 /// A click on a thing of this instance, as the group-commit writer records it in one
 /// statement (`store::writer`): everything Flattr checks for such a click is a condition of
 /// the insert, so the writer pays one statement for it, not one per check.
 #[derive(Debug, Clone)]
 pub struct NewClick {
-    /// The payer.
-    pub user_id: i64,
+    /// Who pays.
+    pub payer: Payer,
     /// The thing clicked.
     pub thing_id: i64,
     /// The period it counts in.
@@ -101,59 +127,92 @@ pub struct NewClick {
     /// migration 0003); given here so that the insert returns it on SQLite too, where the
     /// trigger's value is not what `RETURNING` reports.
     pub public_id: String,
-    /// The name of the payer's wallet account, whose balance must be positive (`no_means`):
-    /// the ledger names its accounts, and the store sits below the ledger, so the caller
-    /// gives it.
-    pub wallet: String,
+    /// The kind of the payer's wallet account (`accounts.kind`), whose balance must be
+    /// positive (`no_means`): the ledger names its accounts, and the store sits below the
+    /// ledger, so the caller gives it.
+    pub wallet_kind: &'static str,
 }
 
 impl NewClick {
-    /// A click by `user_id` on `thing_id` in `period` at `now`, paid from the account named
-    /// `wallet`, with a fresh random public id.
+    /// A click by `payer` on `thing_id` in `period` at `now`, paid from the payer's account
+    /// of kind `wallet_kind`, with a fresh random public id.
     pub fn new(
-        user_id: i64,
+        payer: Payer,
         thing_id: i64,
         period: Period,
         now: DateTime<Utc>,
-        wallet: String,
+        wallet_kind: &'static str,
     ) -> NewClick {
         NewClick {
-            user_id,
+            payer,
             thing_id,
             period,
             created_at: epoch(now),
             public_id: hex::encode(rand::random::<[u8; 16]>()),
-            wallet,
+            wallet_kind,
         }
+    }
+
+    /// The click's parameters in [`CLICK`]'s order (`$1` … `$7`).
+    pub(super) fn params(&self) -> ClickParams<'_> {
+        let (user_id, token_hash) = self.payer.parts();
+        (
+            self.period.to_string(),
+            self.created_at,
+            &self.public_id,
+            self.thing_id,
+            user_id,
+            token_hash,
+            self.wallet_kind,
+        )
     }
 }
 
-/// [`NewClick`]'s insert: a flattr of a thing of this instance (an owner, not deleted) that is not the
-/// payer's own (`flattr_owner`), in a period whose close has not begun (`period_closed`),
-/// from a wallet with money (`no_means`), once per period (`flattr_once`, the UNIQUE
-/// constraint). It inserts nothing when any of them fails, or when the thing is missing or on
-/// another server; the caller then takes the full path (`flattring::flattr`), which says why
-/// or does what a remote thing needs. Parameters are numbered in order of first use, which
-/// both sqlx and rusqlite bind by.
+/// [`CLICK`]'s parameters, in order: period, created_at, public_id, thing_id, user_id,
+/// token_hash, wallet_kind.
+pub(super) type ClickParams<'a> = (
+    String,
+    i64,
+    &'a str,
+    i64,
+    Option<i64>,
+    Option<&'a str>,
+    &'static str,
+);
+
+/// [`NewClick`]'s insert: a flattr by a user who is not disabled — given, or the owner of the
+/// bearer token whose hash is given (so that a click through the API is authenticated by the
+/// statement that records it, not by a read of its own before) — of a thing of this instance
+/// (an owner, not deleted) that is not the payer's own (`flattr_owner`), in a period whose
+/// close has not begun (`period_closed`), from a wallet with money (`no_means`), once per
+/// period (`flattr_once`, the UNIQUE constraint). It inserts nothing when any of them fails,
+/// or when the thing is missing or on another server, or the token is not one we issued; the
+/// caller then takes the full path (`flattring`), which says why or does what a remote thing
+/// needs. Parameters are numbered in order of first use, which both sqlx and rusqlite bind by.
 pub(super) const CLICK: &str =
     "INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
-     SELECT $1, $2, $3, $4, t.id, NULL, 1 FROM things t
-     WHERE t.id = $5 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL AND t.owner_id <> $1
-       AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = $2 AND p.stage > 0)
-       AND (SELECT a.balance FROM accounts a WHERE a.name = $6) > 0
+     SELECT u.id, $1, $2, $3, t.id, NULL, 1 FROM things t, users u
+     WHERE t.id = $4 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL
+       AND u.id = COALESCE($5, (SELECT k.user_id FROM tokens k WHERE k.token_hash = $6))
+       AND u.disabled_at IS NULL AND t.owner_id <> u.id
+       AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = $1 AND p.stage > 0)
+       AND (SELECT a.balance FROM accounts a WHERE a.kind = $7 AND a.user_id = u.id) > 0
      ON CONFLICT (user_id, thing_id, period) DO NOTHING
      RETURNING id";
 
 /// Records `click` if Flattr's rules allow it (see `CLICK`); `None` when they do not, or
 /// when the thing is not a thing of this instance.
 pub async fn click(tx: &mut Tx, click: &NewClick) -> Result<Option<FlattrRow>, StoreError> {
+    let (period, created_at, public_id, thing_id, user_id, token_hash, wallet_kind) =
+        click.params();
     let inserted = sqlx::query_scalar::<_, i64>(CLICK)
-        .bind(click.user_id)
-        .bind(click.period.to_string())
-        .bind(click.created_at)
-        .bind(click.public_id.as_str())
-        .bind(click.thing_id)
-        .bind(&click.wallet)
+        .bind(period)
+        .bind(created_at)
+        .bind(public_id)
+        .bind(thing_id)
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(wallet_kind)
         .fetch_optional(&mut **tx)
         .await?;
     match inserted {
@@ -168,15 +227,18 @@ pub async fn click(tx: &mut Tx, click: &NewClick) -> Result<Option<FlattrRow>, S
 /// second is not (DO NOTHING), as in two statements.
 const CLICK_MANY: &str = "WITH input AS (
        SELECT * FROM json_to_recordset($1::json)
-         AS i(user_id BIGINT, period TEXT, created_at BIGINT, public_id TEXT, thing_id BIGINT,
-              wallet TEXT)
+         AS i(period TEXT, created_at BIGINT, public_id TEXT, thing_id BIGINT, user_id BIGINT,
+              token_hash TEXT, wallet_kind TEXT)
      ), inserted AS (
        INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
-       SELECT i.user_id, i.period, i.created_at, i.public_id, t.id, NULL, 1
+       SELECT u.id, i.period, i.created_at, i.public_id, t.id, NULL, 1
        FROM input i JOIN things t ON t.id = i.thing_id
-       WHERE t.owner_id IS NOT NULL AND t.deleted_at IS NULL AND t.owner_id <> i.user_id
+         JOIN users u ON u.id = COALESCE(i.user_id,
+           (SELECT k.user_id FROM tokens k WHERE k.token_hash = i.token_hash))
+       WHERE t.owner_id IS NOT NULL AND t.deleted_at IS NULL
+         AND u.disabled_at IS NULL AND t.owner_id <> u.id
          AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = i.period AND p.stage > 0)
-         AND (SELECT a.balance FROM accounts a WHERE a.name = i.wallet) > 0
+         AND (SELECT a.balance FROM accounts a WHERE a.kind = i.wallet_kind AND a.user_id = u.id) > 0
        ON CONFLICT (user_id, thing_id, period) DO NOTHING
        RETURNING id, public_id, user_id, thing_id, period, subscription_id, charged, created_at
      )
@@ -192,9 +254,12 @@ pub async fn click_many(
     let input: Vec<serde_json::Value> = clicks
         .iter()
         .map(|c| {
+            let (period, created_at, public_id, thing_id, user_id, token_hash, wallet_kind) =
+                c.params();
             serde_json::json!({
-                "user_id": c.user_id, "period": c.period.to_string(), "created_at": c.created_at,
-                "public_id": c.public_id, "thing_id": c.thing_id, "wallet": &c.wallet,
+                "period": period, "created_at": created_at, "public_id": public_id,
+                "thing_id": thing_id, "user_id": user_id, "token_hash": token_hash,
+                "wallet_kind": wallet_kind,
             })
         })
         .collect();

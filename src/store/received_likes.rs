@@ -82,7 +82,11 @@ pub struct Received {
     pub activity_id: String,
     /// The payer, an actor of another server.
     pub actor: String,
-    /// Our thing that was flattred.
+    /// The origin of the payer's server (`scheme://host:port`), whose block by an admin
+    /// (`store::peers`) refuses the Like.
+    pub peer: String,
+    /// Our thing that was flattred: one of this instance's, not deleted, or the Like is
+    /// refused.
     pub thing_id: i64,
     /// The payer's period, `YYYY-MM`.
     pub period: String,
@@ -104,13 +108,45 @@ pub enum Outcome {
     /// The actor already has a live flattr of the thing in that period: nothing was recorded,
     /// not even the id as seen (a retry is refused again, not acknowledged).
     FlattrOnce,
+    /// An admin blocked the payer's server: nothing was recorded.
+    Blocked,
+    /// The thing is not one of this instance's (never was, or deleted): nothing was recorded.
+    NoSuchThing,
 }
 
-/// The inbox's replay guard for a Like (as `federation::activities::first_sighting`): returns
-/// the id when it was not seen before.
-pub(super) const SEEN: &str =
-    "INSERT INTO inbox_activities (activity_id, actor, kind, received_at) VALUES ($1, $2, 'Like', $3)
+/// The inbox's replay guard for a Like (as `federation::activities::first_sighting`), with
+/// the checks the Like must pass before anything of it is written: its thing is one of ours
+/// (an owner, not deleted) and its server is not blocked. Returns the id when it was not seen
+/// before and both checks pass; when it returns nothing, [`WHY_NOT`] says which. Checked here,
+/// in the transaction that records the Like, rather than read before it: one round trip less
+/// per Like, and a block committed before the Like's batch refuses it.
+pub(super) const SEEN: &str = "INSERT INTO inbox_activities (activity_id, actor, kind, received_at)
+     SELECT $1, $2, 'Like', $3
+     WHERE EXISTS (SELECT 1 FROM things t
+                   WHERE t.id = $4 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL)
+       AND NOT EXISTS (SELECT 1 FROM peer_controls c WHERE c.origin = $5 AND c.blocked <> 0)
      ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id";
+
+/// Why [`SEEN`] inserted nothing (the rare path): whether the thing is ours, whether the
+/// peer is blocked. When neither refuses it, the id was seen before.
+pub(super) const WHY_NOT: &str = "SELECT
+       CAST(CASE WHEN EXISTS (SELECT 1 FROM things t WHERE t.id = $1
+                              AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL)
+            THEN 1 ELSE 0 END AS BIGINT),
+       CAST(CASE WHEN EXISTS (SELECT 1 FROM peer_controls c WHERE c.origin = $2 AND c.blocked <> 0)
+            THEN 1 ELSE 0 END AS BIGINT)";
+
+/// What [`WHY_NOT`] answered: blocked first (nothing of a blocked peer counts), then a thing
+/// that is not ours, else a replay.
+pub(super) fn why_not(thing_ours: i64, blocked: i64) -> Outcome {
+    if blocked != 0 {
+        Outcome::Blocked
+    } else if thing_ours == 0 {
+        Outcome::NoSuchThing
+    } else {
+        Outcome::Seen
+    }
+}
 
 /// The Like itself, as [`record`] writes it (parameters in order of first use).
 pub(super) const RECORD: &str =
@@ -125,10 +161,17 @@ pub async fn receive(tx: &mut Tx, like: &Received) -> Result<Outcome, StoreError
         .bind(like.activity_id.as_str())
         .bind(like.actor.as_str())
         .bind(like.received_at)
+        .bind(like.thing_id)
+        .bind(like.peer.as_str())
         .fetch_optional(&mut **tx)
         .await?;
     if seen.is_none() {
-        return Ok(Outcome::Seen);
+        let (thing_ours, blocked): (i64, i64) = sqlx::query_as(WHY_NOT)
+            .bind(like.thing_id)
+            .bind(like.peer.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+        return Ok(why_not(thing_ours, blocked));
     }
     let inserted = sqlx::query(RECORD)
         .bind(like.activity_id.as_str())
@@ -149,17 +192,26 @@ pub async fn receive(tx: &mut Tx, like: &Received) -> Result<Outcome, StoreError
 }
 
 /// [`receive`] for many Likes of distinct ids in one statement, PostgreSQL only (see
-/// `flattrs::click_many`): a Like whose id was seen before is [`Outcome::Seen`]; the others
+/// `flattrs::click_many`): a Like of a blocked peer or of a thing that is not ours is refused
+/// as [`SEEN`] refuses it; a Like whose id was seen before is [`Outcome::Seen`]; the others
 /// are recorded unless the actor already flattred the thing in that period (before, or by an
 /// earlier Like of the same set), and only the recorded ones' ids are kept as seen. Outcome
-/// codes: 0 refused, 1 recorded, 2 seen.
+/// codes: 0 not recorded, 1 recorded, 2 seen, 3 blocked, 4 not our thing.
 const RECEIVE_MANY: &str = "WITH input AS (
        SELECT * FROM json_to_recordset($1::json)
          AS i(activity_id TEXT, actor TEXT, received_at BIGINT, thing_id BIGINT, period TEXT,
-              currency TEXT, digest TEXT, n BIGINT)
+              currency TEXT, digest TEXT, peer TEXT, n BIGINT)
+     ), checked AS (
+       SELECT i.*,
+         EXISTS (SELECT 1 FROM peer_controls c WHERE c.origin = i.peer AND c.blocked <> 0)
+           AS blocked,
+         EXISTS (SELECT 1 FROM things t WHERE t.id = i.thing_id
+                 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL) AS ours
+       FROM input i
      ), fresh AS (
-       SELECT i.* FROM input i
-       WHERE NOT EXISTS (SELECT 1 FROM inbox_activities a WHERE a.activity_id = i.activity_id)
+       SELECT c.* FROM checked c
+       WHERE NOT c.blocked AND c.ours
+         AND NOT EXISTS (SELECT 1 FROM inbox_activities a WHERE a.activity_id = c.activity_id)
      ), recorded AS (
        INSERT INTO received_likes (activity_id, actor, received_at, thing_id, period, currency, digest)
        SELECT activity_id, actor, received_at, thing_id, period, currency, digest
@@ -171,12 +223,20 @@ const RECEIVE_MANY: &str = "WITH input AS (
        FROM fresh f JOIN recorded r ON r.activity_id = f.activity_id
        ON CONFLICT (activity_id) DO NOTHING
      )
-     SELECT i.activity_id,
-            CAST(CASE WHEN r.activity_id IS NOT NULL THEN 1
+     SELECT c.activity_id,
+            CAST(CASE WHEN c.blocked THEN 3
+                      WHEN NOT c.ours THEN 4
+                      WHEN r.activity_id IS NOT NULL THEN 1
                       WHEN f.activity_id IS NULL THEN 2 ELSE 0 END AS BIGINT) AS outcome
-     FROM input i
-     LEFT JOIN recorded r ON r.activity_id = i.activity_id
-     LEFT JOIN fresh f ON f.activity_id = i.activity_id";
+     FROM checked c
+     LEFT JOIN recorded r ON r.activity_id = c.activity_id
+     LEFT JOIN fresh f ON f.activity_id = c.activity_id";
+
+/// Which of the ids given (a JSON array of text) are recorded as seen: after [`RECEIVE_MANY`],
+/// a Like it did not record may be one another batch recorded meanwhile (the same Like
+/// delivered twice at once), which is a replay, not a refusal.
+const SEEN_OF: &str = "SELECT a.activity_id FROM inbox_activities a
+     WHERE a.activity_id IN (SELECT value FROM json_array_elements_text($1::json))";
 
 /// [`receive`] for each of `likes` (distinct ids) in one statement (PostgreSQL), in their
 /// order.
@@ -188,7 +248,7 @@ pub async fn receive_many(tx: &mut Tx, likes: &[Received]) -> Result<Vec<Outcome
             serde_json::json!({
                 "n": n, "activity_id": l.activity_id, "actor": l.actor, "received_at": l.received_at,
                 "thing_id": l.thing_id, "period": l.period, "currency": l.currency,
-                "digest": l.digest,
+                "digest": l.digest, "peer": l.peer,
             })
         })
         .collect();
@@ -197,11 +257,34 @@ pub async fn receive_many(tx: &mut Tx, likes: &[Received]) -> Result<Vec<Outcome
         .fetch_all(&mut **tx)
         .await?;
     let outcomes: std::collections::HashMap<String, i64> = rows.into_iter().collect();
+    let not_recorded: Vec<&str> = likes
+        .iter()
+        .filter(|l| matches!(outcomes.get(&l.activity_id), Some(0) | None))
+        .map(|l| l.activity_id.as_str())
+        .collect();
+    // The rare path: a Like not recorded whose id another batch committed in the meantime
+    // (its insert waited for that batch, then did nothing) was delivered twice, not refused.
+    let seen_meanwhile: std::collections::HashSet<String> = if not_recorded.is_empty() {
+        Default::default()
+    } else {
+        sqlx::query_scalar::<_, String>(SEEN_OF)
+            .bind(
+                serde_json::to_string(&not_recorded)
+                    .map_err(|e| StoreError::Batch(e.to_string()))?,
+            )
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
     Ok(likes
         .iter()
         .map(|l| match outcomes.get(&l.activity_id) {
             Some(1) => Outcome::Recorded,
             Some(2) => Outcome::Seen,
+            Some(3) => Outcome::Blocked,
+            Some(4) => Outcome::NoSuchThing,
+            _ if seen_meanwhile.contains(&l.activity_id) => Outcome::Seen,
             _ => Outcome::FlattrOnce,
         })
         .collect())

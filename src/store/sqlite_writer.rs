@@ -272,17 +272,7 @@ fn run_job(tx: &mut Transaction<'_>, job: Job) -> (Answer, Option<String>) {
 fn click_in(db: &Connection, click: &NewClick) -> rusqlite::Result<Option<FlattrRow>> {
     let id: Option<i64> = db
         .prepare_cached(flattrs::CLICK)?
-        .query_row(
-            params![
-                click.user_id,
-                click.period.to_string(),
-                click.created_at,
-                click.public_id,
-                click.thing_id,
-                click.wallet,
-            ],
-            |row| row.get(0),
-        )
+        .query_row(click.params(), |row| row.get(0))
         .optional()?;
     let Some(id) = id else {
         return Ok(None);
@@ -311,12 +301,23 @@ fn like_in(db: &Connection, like: &Received) -> rusqlite::Result<Outcome> {
     let seen: Option<String> = db
         .prepare_cached(received_likes::SEEN)?
         .query_row(
-            params![like.activity_id, like.actor, like.received_at],
+            params![
+                like.activity_id,
+                like.actor,
+                like.received_at,
+                like.thing_id,
+                like.peer
+            ],
             |row| row.get(0),
         )
         .optional()?;
     if seen.is_none() {
-        return Ok(Outcome::Seen);
+        let (thing_ours, blocked) = db
+            .prepare_cached(received_likes::WHY_NOT)?
+            .query_row(params![like.thing_id, like.peer], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        return Ok(received_likes::why_not(thing_ours, blocked));
     }
     let inserted = db.prepare_cached(received_likes::RECORD)?.execute(params![
         like.activity_id,

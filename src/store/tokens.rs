@@ -6,7 +6,8 @@ use sha2::{Digest, Sha256};
 
 use super::{StoreError, Tx, epoch};
 
-fn hash(token: &str) -> String {
+/// The SHA-256 (hex) a token is stored and looked up by.
+pub(super) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

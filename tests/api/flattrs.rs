@@ -61,6 +61,56 @@ async fn flattr_once_flattr_owner_and_no_means_are_refused_with_flattrs_names() 
 }
 
 #[tokio::test]
+async fn a_click_needs_a_token_we_issued_to_a_user_who_is_not_disabled() {
+    // The click checks its bearer token in the statement that records it (no read before):
+    // every token it must refuse is refused there, and nothing is recorded.
+    let app = spawn_app().await;
+    let alice = app.sign_up("alice").await;
+    let carol = app.sign_up("carol").await;
+    let bob = app.sign_up("bob").await;
+    app.deposit("alice", "5.00").await;
+    app.deposit("carol", "5.00").await;
+    let post = app
+        .create_thing(&bob, "https://bob.example/post", "Post")
+        .await;
+    let other = app
+        .create_thing(&bob, "https://bob.example/other", "Other")
+        .await;
+    let path = format!("/api/v1/things/{post}/flattr");
+
+    assert_eq!(
+        error_code(app.post(&path, None, &json!({})).await).await,
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        error_code(app.flattr("forged", post).await).await,
+        (401, "unauthorized".into())
+    );
+    assert_eq!(app.flattr(&carol, post).await.status(), 201);
+
+    // Logged out: the token is gone.
+    assert_eq!(
+        app.delete("/api/v1/tokens/current", &alice).await.status(),
+        204
+    );
+    assert_eq!(
+        error_code(app.flattr(&alice, post).await).await,
+        (401, "unauthorized".into())
+    );
+    // Disabled by another process (as `fedflattr admin user disable` does): the token stays
+    // but its user may no longer flattr.
+    sqlx::query("UPDATE users SET disabled_at = 1 WHERE username = 'carol'")
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(app.flattr(&carol, other).await).await,
+        (401, "unauthorized".into())
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM flattrs").await, 1);
+}
+
+#[tokio::test]
 async fn the_same_thing_can_be_flattred_again_next_period() {
     let app = spawn_app().await;
     let alice = app.sign_up("alice").await;

@@ -9,92 +9,135 @@ use serde_json::json;
 
 use crate::helpers::{Instance, federate, send, send_explained, signed_request};
 
-#[tokio::test]
-async fn likes_in_flight_together_count_once_and_the_refused_ones_are_not_seen() {
-    let mut alpha = Instance::spawn("alpha").await;
-    let mut beta = Instance::spawn("beta").await;
-    federate(&mut [&mut alpha, &mut beta]);
-    alpha.sign_up("alice").await;
-    let bob = beta.sign_up("bob").await;
-    let warm_thing = beta.create_thing(&bob, "https://bob.example/first").await;
-    let thing = beta.create_thing(&bob, "https://bob.example/post").await;
-    let key = alpha.private_key("alice").await;
-    let like = |n: usize| {
-        let object = if n == 0 { warm_thing } else { thing };
+/// Two instances, alice on alpha and a thing of bob's on beta, with alice's actor already
+/// fetched (and her key cached) by beta through a first Like of another thing, so that what
+/// the tests send next reaches beta's writer together.
+struct Warm {
+    alpha: Instance,
+    beta: Instance,
+    key: String,
+    key_id: String,
+    thing: i64,
+}
+
+impl Warm {
+    async fn start() -> Warm {
+        let mut alpha = Instance::spawn("alpha").await;
+        let mut beta = Instance::spawn("beta").await;
+        federate(&mut [&mut alpha, &mut beta]);
+        alpha.sign_up("alice").await;
+        let bob = beta.sign_up("bob").await;
+        let warm_thing = beta.create_thing(&bob, "https://bob.example/first").await;
+        let thing = beta.create_thing(&bob, "https://bob.example/post").await;
+        let key = alpha.private_key("alice").await;
+        let key_id = format!("{}#main-key", alpha.url("/users/alice"));
+        let warm = Warm {
+            alpha,
+            beta,
+            key,
+            key_id,
+            thing,
+        };
+        let first = warm.request(&warm.like(0, warm_thing)).await;
+        assert_eq!(send(&warm.beta.client, first).await.0, 202);
+        warm
+    }
+
+    /// Alice's Like number `n` of beta's thing `object`.
+    fn like(&self, n: usize, object: i64) -> serde_json::Value {
         json!({
             "@context": "https://www.w3.org/ns/activitystreams",
-            "id": alpha.url(&format!("/users/alice/likes/{n}")), "type": "Like",
-            "actor": alpha.url("/users/alice"), "object": beta.url(&format!("/things/{object}")),
+            "id": self.alpha.url(&format!("/users/alice/likes/{n}")), "type": "Like",
+            "actor": self.alpha.url("/users/alice"),
+            "object": self.beta.url(&format!("/things/{object}")),
             "flattr:period": "2026-10", "flattr:currency": "EUR",
         })
-    };
-    let key_id = format!("{}#main-key", alpha.url("/users/alice"));
-    // The actor is fetched before the burst (another thing), so the burst reaches the writer
-    // together.
-    let first = signed_request(
-        &beta.client,
-        &beta.url("/inbox"),
-        &key_id,
-        &key,
-        &like(0),
-        None,
-    )
-    .await;
-    assert_eq!(send(&beta.client, first).await.0, 202);
+    }
 
+    /// `body` signed by alice for beta's shared inbox.
+    async fn request(&self, body: &serde_json::Value) -> reqwest::Request {
+        signed_request(
+            &self.beta.client,
+            &self.beta.url("/inbox"),
+            &self.key_id,
+            &self.key,
+            body,
+            None,
+        )
+        .await
+    }
+
+    /// Sends every request at once; their answers (status, error code), in any order.
+    async fn burst(&self, requests: Vec<reqwest::Request>) -> Vec<(u16, String)> {
+        let mut in_flight = tokio::task::JoinSet::new();
+        for request in requests {
+            let client = self.beta.client.clone();
+            in_flight.spawn(async move { send(&client, request).await });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = in_flight.join_next().await {
+            answers.push(answer.unwrap());
+        }
+        answers
+    }
+}
+
+#[tokio::test]
+async fn likes_in_flight_together_count_once_and_the_refused_ones_are_not_seen() {
+    let w = Warm::start().await;
     let mut requests = Vec::new();
     for n in 1..=12 {
-        requests.push(
-            signed_request(
-                &beta.client,
-                &beta.url("/inbox"),
-                &key_id,
-                &key,
-                &like(n),
-                None,
-            )
-            .await,
-        );
+        requests.push(w.request(&w.like(n, w.thing)).await);
     }
-    let mut in_flight = tokio::task::JoinSet::new();
-    for request in requests {
-        let client = beta.client.clone();
-        in_flight.spawn(async move { send(&client, request).await });
-    }
-    let mut answers = Vec::new();
-    while let Some(answer) = in_flight.join_next().await {
-        answers.push(answer.unwrap());
-    }
+    let answers = w.burst(requests).await;
     let accepted = answers.iter().filter(|(status, _)| *status == 202).count();
     let refused = answers
         .iter()
         .filter(|(status, code)| (*status, code.as_str()) == (409, "flattr_once"))
         .count();
     assert_eq!((accepted, refused), (1, 11), "{answers:?}");
-    assert_eq!(beta.count("SELECT COUNT(*) FROM received_likes").await, 2);
+    assert_eq!(w.beta.count("SELECT COUNT(*) FROM received_likes").await, 2);
     // A refused Like's savepoint was rolled back: its id was not recorded as seen, so sending
     // it again is refused again rather than acknowledged as a duplicate.
-    assert_eq!(beta.count("SELECT COUNT(*) FROM inbox_activities").await, 2);
+    assert_eq!(
+        w.beta.count("SELECT COUNT(*) FROM inbox_activities").await,
+        2
+    );
     let winner: String =
         sqlx::query_scalar("SELECT activity_id FROM received_likes WHERE thing_id = $1")
-            .bind(thing)
-            .fetch_one(beta.state.store.pool())
+            .bind(w.thing)
+            .fetch_one(w.beta.state.store.pool())
             .await
             .unwrap();
     let loser = (1..=12)
         .find(|n| !winner.ends_with(&format!("/likes/{n}")))
         .unwrap();
-    let again = signed_request(
-        &beta.client,
-        &beta.url("/inbox"),
-        &key_id,
-        &key,
-        &like(loser),
-        None,
-    )
-    .await;
-    let (status, code, reason) = send_explained(&beta.client, again).await;
+    let again = w.request(&w.like(loser, w.thing)).await;
+    let (status, code, reason) = send_explained(&w.beta.client, again).await;
     assert_eq!((status, code.as_str()), (409, "flattr_once"), "{reason}");
+}
+
+#[tokio::test]
+async fn one_like_delivered_many_times_at_once_is_accepted_every_time_and_counted_once() {
+    // A peer that retries before its first delivery was answered sends the same Like twice;
+    // the copies may be committed by different writers at the same time (PostgreSQL has
+    // several). Each copy is a duplicate, never a refusal.
+    let w = Warm::start().await;
+    let like = w.like(1, w.thing);
+    let mut requests = Vec::new();
+    for _ in 0..16 {
+        requests.push(w.request(&like).await);
+    }
+    let answers = w.burst(requests).await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 202),
+        "{answers:?}"
+    );
+    assert_eq!(w.beta.count("SELECT COUNT(*) FROM received_likes").await, 2);
+    assert_eq!(
+        w.beta.count("SELECT COUNT(*) FROM inbox_activities").await,
+        2
+    );
 }
 
 /// An actor of another server whose key its admin can change, counting its fetches.

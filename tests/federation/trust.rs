@@ -41,6 +41,45 @@ async fn a_blocked_peer_s_like_is_refused_and_changes_nothing_until_it_is_unbloc
 }
 
 #[tokio::test]
+async fn a_peer_blocked_from_another_process_after_its_likes_were_accepted_gets_no_more_in() {
+    // Beta accepted alice's first Like, so it holds her key: her next Like is checked against
+    // the block by the statement that would record it, not by a read before. The block comes
+    // from the command line, another process, as an admin would do it.
+    let p = pair().await;
+    let a = origin(&p.alpha);
+    let bob_url = p.beta.thing_url(p.bob_thing);
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bob_url).await.status(), 201);
+    let report = p.alpha.deliver().await;
+    assert_eq!((report.delivered, report.rejected), (1, 0), "{report:?}");
+
+    admin_json(&p.beta, &["peer", "block", &a]);
+    let bree = p.beta.sign_up("bree").await;
+    let bree_thing = p
+        .beta
+        .create_thing(&bree, "https://bree.example/post")
+        .await;
+    let bree_url = p.beta.thing_url(bree_thing);
+    assert_eq!(p.alpha.flattr_url(&p.alice, &bree_url).await.status(), 201);
+    let report = p.alpha.deliver().await;
+    assert_eq!((report.delivered, report.rejected), (0, 1), "{report:?}");
+    assert_eq!(
+        p.alpha
+            .count("SELECT COUNT(*) FROM delivery_attempts WHERE status = 403")
+            .await,
+        1
+    );
+    assert_eq!(p.beta.count("SELECT COUNT(*) FROM received_likes").await, 1);
+    assert_eq!(
+        p.beta
+            .count("SELECT COUNT(*) FROM inbox_activities WHERE kind = 'Like'")
+            .await,
+        1,
+        "the refused Like is not recorded as seen"
+    );
+    p.beta.assert_books_balance().await;
+}
+
+#[tokio::test]
 async fn our_users_cannot_flattr_the_things_of_a_peer_we_blocked() {
     let p = pair().await;
     let b = origin(&p.beta);

@@ -91,6 +91,20 @@ impl Like {
         FederationError::refused(status, code, format!("Like {}: {reason}", self.id))
     }
 
+    /// The id of the thing of this instance the Like's object names, when it names one (by
+    /// the form of its URL; the thing's existence is checked when the Like is recorded).
+    fn thing_id(&self, data: &Data<AppState>) -> Option<i64> {
+        crate::domain::thing::page_id(&data.settings.base_url, self.object.id())
+    }
+
+    fn not_ours(&self) -> FederationError {
+        self.refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{} is not a thing of this instance", self.object.id()),
+        )
+    }
+
     /// The period the flattr counts in: the payer's, which must be our current period or the
     /// one before (a delivery may be retried across a month's end); a plain Like counts now.
     fn period(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Period, FederationError> {
@@ -133,15 +147,11 @@ impl Activity for Like {
 
     async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
         check_origins(data, &self.id, &self.actor)?;
-        // The object is looked up in our database, never trusted from an embedded copy.
-        if !things::is_local_ap_id(data.store.pool(), &data.settings.base_url, self.object.id())
-            .await?
-        {
-            return Err(self.refuse(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{} is not a thing of this instance", self.object.id()),
-            ));
+        // The object must name a thing of this instance; that the thing exists (and is not
+        // deleted) is checked by the statement that records the Like, never trusted from an
+        // embedded copy (`received_likes::SEEN`).
+        if self.thing_id(data).is_none() {
+            return Err(self.not_ours());
         }
         if !self.is_flattr() {
             return Ok(());
@@ -176,10 +186,7 @@ impl Activity for Like {
 
     async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
         let now = data.clock.now();
-        // `verify` (which always runs first) read the thing and found it ours; things are
-        // never deleted, so its id is all that is needed here, without reading it again.
-        let thing_id = crate::domain::thing::page_id(&data.settings.base_url, self.object.id())
-            .ok_or_else(|| self.refuse(StatusCode::NOT_FOUND, "not_found", "the thing is gone"))?;
+        let thing_id = self.thing_id(data).ok_or_else(|| self.not_ours())?;
         let period = self.period(now)?;
         let digest = like_digest(&self)?;
         // Group commit (`store::writer`): the replay guard and the record ride in a batch with
@@ -187,6 +194,7 @@ impl Activity for Like {
         let received = received_likes::Received {
             activity_id: self.id.to_string(),
             actor: self.actor.to_string(),
+            peer: crate::federation::origin(&self.actor),
             thing_id,
             period: period.to_string(),
             currency: self.currency.clone().unwrap_or_default(),
@@ -200,7 +208,19 @@ impl Activity for Like {
             received_likes::Outcome::Seen => {
                 tracing::info!(id = %self.id, "duplicate Like acknowledged; counted once");
             }
-            // Nothing was written: the refused Like is not recorded as seen either.
+            // Nothing was written for any of the refusals below: the refused Like is not
+            // recorded as seen either.
+            received_likes::Outcome::Blocked => {
+                return Err(FederationError::refused(
+                    StatusCode::FORBIDDEN,
+                    "peer_blocked",
+                    format!(
+                        "{} is blocked by this instance's admin",
+                        crate::federation::origin(&self.actor)
+                    ),
+                ));
+            }
+            received_likes::Outcome::NoSuchThing => return Err(self.not_ours()),
             received_likes::Outcome::FlattrOnce => {
                 return Err(self.refuse(
                     StatusCode::CONFLICT,
