@@ -43,7 +43,7 @@ pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> 
     let signer = federation::signing::FetchSigner::new(&instance_actor, &keys.private_key)
         .map_err(|e| StoreError::Conflict(format!("the instance actor's key: {e}")))?;
     let fetcher = federation::client::fetcher(client.clone(), signer);
-    let state = AppState {
+    let state = AppState::new(crate::state::Shared {
         store,
         limits: Arc::new(crate::limits::Limits::new(&settings)),
         metrics: crate::metrics::Metrics::new(),
@@ -52,7 +52,7 @@ pub async fn build(settings: Settings, clock: Clock) -> Result<App, StoreError> 
         clock,
         client,
         fetcher,
-    };
+    });
     let federation = federation::client::configure(state.clone()).await;
     Ok(App { state, federation })
 }

@@ -10,9 +10,31 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// The handles every request handler and worker shares; cheap to clone.
+/// The handles every request handler and worker shares: one pointer, so cloning it per
+/// request (axum's `State`, the federation library's `Data`, which clones its whole
+/// configuration for every request) is one atomic increment rather than a dozen, with the
+/// allocations of the HTTP clients' middleware lists — a few per cent of the inbox's CPU in the
+/// profile (docs/benchmarks.md).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state made of `shared`.
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// The database.
     pub store: Store,
     /// The parsed configuration.
