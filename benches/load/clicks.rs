@@ -112,6 +112,7 @@ pub async fn bench(options: &Options) {
         instance.state.store.backend_name(),
         options.seconds
     );
+    crate::flush::report(16);
     let (rate, p99) = wrk::report("fedflattr flattr clicks (201, committed)", &runs);
     println!("clicks: {rate:.0}/s, p99 {p99:.2} ms   (targets: >= 10 000/s, p99 < 20 ms)");
 }

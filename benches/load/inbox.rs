@@ -318,6 +318,7 @@ pub async fn bench(options: &Options) {
         options.seconds
     );
     let (floor_rate, _) = wrk::report("floor (parse, digest, ring verify, no DB)", &floor);
+    crate::flush::report(32);
     wrk::report("fedflattr inbox (answered)", &ours);
     let (rate, _) = wrk::report("fedflattr inbox (durable Likes)", &durable);
     println!(

@@ -26,6 +26,7 @@ mod common;
 
 mod clicks;
 mod deliveries;
+mod flush;
 mod inbox;
 mod wrk;
 

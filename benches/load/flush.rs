@@ -1,0 +1,40 @@
+//! The durable-write floor of this machine: how long one `fsync` of a 4 KiB write takes in the
+//! temporary directory the bench's databases live in. Every batch of the group-commit writer
+//! waits for one such flush before it answers, so `wrk -cN` connections, each waiting for its
+//! own request's commit, can have at most about N ÷ (one flush) requests per second answered
+//! (fewer when a request misses a batch and waits for the next). Printed beside the clicks and
+//! the inbox so that their rates can be read against the disk they ran on.
+
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+/// How many flushes are timed.
+const FLUSHES: usize = 200;
+
+/// The median and 90th percentile of one 4 KiB write and its `fsync`, in milliseconds.
+pub fn measure() -> (f64, f64) {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&[0u8; 16 * 4096]).unwrap();
+    file.as_file().sync_all().unwrap();
+    let mut took = Vec::with_capacity(FLUSHES);
+    for n in 0..FLUSHES {
+        let started = std::time::Instant::now();
+        file.as_file()
+            .write_all_at(&[n as u8; 4096], (n % 16) as u64 * 4096)
+            .unwrap();
+        file.as_file().sync_data().unwrap();
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    took.sort_by(f64::total_cmp);
+    (took[FLUSHES / 2], took[FLUSHES * 9 / 10])
+}
+
+/// Prints the floor for `connections` connections waiting for their commits.
+pub fn report(connections: u32) {
+    let (median, p90) = measure();
+    println!(
+        "{:<50} {median:.2} ms (p90 {p90:.2} ms): at most ~{:.0}/s for {connections} connections each waiting for a flush",
+        "flush floor (4 KiB write + fdatasync, same disk)",
+        f64::from(connections) * 1000.0 / median,
+    );
+}
