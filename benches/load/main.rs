@@ -8,11 +8,14 @@
 //!   every click a new (user, thing) pair.
 //! - `deliveries`: the persistent queue sending signed Likes to a sink, against the raw
 //!   signing rate.
+//! - `rest`: the `fedflattr serve` binary's time to ready (new and migrated database) and its
+//!   idle memory; and around each run above, this process's memory before and after it and
+//!   its peak (`VmRSS`, `VmHWM` from /proc; the instance under test runs in this process).
 //!
 //! Data are seeded (`FEDFLATTR_BENCH_SEED`) and generated before anything is timed. Each
 //! figure is the median of `FEDFLATTR_BENCH_RUNS` runs (default 3) of
 //! `FEDFLATTR_BENCH_SECONDS` (default 4) with the spread. `FEDFLATTR_BENCH_ONLY=inbox` (or
-//! `clicks`, `deliveries`) runs one; `FEDFLATTR_BENCH_DATABASE_URL` runs on that PostgreSQL
+//! `clicks`, `deliveries`, `rest`) runs one; `FEDFLATTR_BENCH_DATABASE_URL` runs on that PostgreSQL
 //! server (a fresh `fedflattr_test_*` database per instance). `FEDFLATTR_BENCH_SMOKE=1` is the
 //! small size `.ci/run` uses so the bench never rots.
 //!
@@ -28,6 +31,7 @@ mod clicks;
 mod deliveries;
 mod flush;
 mod inbox;
+mod rest;
 mod wrk;
 
 /// The bench's sizes, from the environment.
@@ -72,14 +76,23 @@ fn main() {
     let only = std::env::var("FEDFLATTR_BENCH_ONLY").unwrap_or_default();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
+        if only.is_empty() || only == "rest" {
+            rest::bench(&options).await;
+        }
         if only.is_empty() || only == "inbox" {
+            let memory = rest::Memory::start();
             inbox::bench(&options).await;
+            memory.report("inbox");
         }
         if only.is_empty() || only == "clicks" {
+            let memory = rest::Memory::start();
             clicks::bench(&options).await;
+            memory.report("clicks");
         }
         if only.is_empty() || only == "deliveries" {
+            let memory = rest::Memory::start();
             deliveries::bench(&options).await;
+            memory.report("deliveries");
         }
     });
 }
