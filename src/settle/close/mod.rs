@@ -24,7 +24,8 @@
 //! proven since and returns to the payers what was held `held_periods` periods ago.
 //!
 //! Stage 1 freezes the inputs (who spends what, what each flattr gets, what each thing got)
-//! into `close_spends`, `close_shares` and `close_things` (`snapshot`); the later stages only
+//! into `close_spends`, `close_shares` (on PostgreSQL a partition per period, written before it
+//! is keyed: `partition`) and `close_things` (`snapshot`); the later stages only
 //! move those frozen numbers through the ledger (`postings`), via the period's clearing
 //! account, which must be empty at the end (a self-check, as in payday). Only the snapshot
 //! touches a row per flattr; every later statement reads a row per user or per thing, which

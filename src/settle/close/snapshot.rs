@@ -1,7 +1,8 @@
 //! The close's frozen inputs: the snapshot stage writes who spends what (`close_spends`), what
 //! each flattr receives (`close_shares`) and what each thing received in total
 //! (`close_things`); the spend stage caps spends at the wallets as they stand. The only
-//! module that writes these three tables.
+//! module that writes these three tables (on PostgreSQL a period's shares go through
+//! `partition`, which this module calls).
 //!
 //! The per-thing totals exist for speed (issue 10.4): every later stage, the report and the
 //! earnings pages need only what each thing received, so they read a row per thing instead of
