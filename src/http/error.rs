@@ -259,7 +259,9 @@ impl From<CloseError> for ApiError {
             }
             CloseError::Store(store) => store.into(),
             CloseError::Ledger(ledger) => ledger.into(),
-            CloseError::Injected { .. } | CloseError::SelfCheck { .. } => Self::internal(&e),
+            CloseError::Injected { .. }
+            | CloseError::InjectedRollback { .. }
+            | CloseError::SelfCheck { .. } => Self::internal(&e),
         }
     }
 }

@@ -174,6 +174,7 @@ async fn a_close_that_crashes_after_any_stage_resumes_to_the_same_ledger() {
             app.state.clock.now(),
             CloseOptions {
                 fail_after: Some(stage),
+                ..CloseOptions::default()
             },
         )
         .await;

@@ -192,6 +192,7 @@ async fn a_spend_is_capped_at_what_the_wallet_holds_when_it_is_posted() {
         now,
         CloseOptions {
             fail_after: Some(Stage::Snapshot),
+            ..CloseOptions::default()
         },
     )
     .await;

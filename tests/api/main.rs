@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod close;
 mod close_race;
+mod close_rollback;
 #[path = "../common/mod.rs"]
 mod common;
 mod deliveries_once;

@@ -151,6 +151,7 @@ async fn held_money_returns_to_the_payers_after_held_periods_and_a_rerun_changes
             "2026-12",
             CloseOptions {
                 fail_after: Some(Stage::Renew),
+                ..CloseOptions::default()
             },
         )
         .await;

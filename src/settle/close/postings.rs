@@ -11,7 +11,7 @@ use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, Posted};
 use crate::settle::held;
-use crate::store::Tx;
+use crate::store::{Backend, Tx};
 
 /// A value a posting statement binds, in the order of its placeholders. PostgreSQL refuses a
 /// statement bound with more values than it has placeholders, so each statement lists its own.
@@ -107,6 +107,7 @@ pub(super) async fn fees(
 /// creators, and checks that the clearing account is empty.
 pub(super) async fn shares(
     tx: &mut Tx,
+    backend: Backend,
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<(), CloseError> {
@@ -123,6 +124,7 @@ pub(super) async fn shares(
     .await?;
     // Shares of unproven local things go to their held accounts, not to earnings.
     held::hold(tx, period).await?;
+    super::analyze(tx, backend, "held_shares").await?;
     let held_postings = held::held_postings_sql();
     let mut statements: Vec<Statement<'_>> = SHARES_SQL.to_vec();
     statements.push((held_postings.as_str(), &[Bind::Transaction, Bind::Period]));

@@ -1,7 +1,8 @@
 //! The close's frozen inputs: the snapshot stage writes who spends what (`close_spends`), what
 //! each flattr receives (`close_shares`) and what each thing received in total
 //! (`close_things`); the spend stage caps spends at the wallets as they stand. The only
-//! module that writes these three tables.
+//! module that writes these three tables (on PostgreSQL a period's shares go through
+//! `partition`, which this module calls).
 //!
 //! The per-thing totals exist for speed (issue 10.4): every later stage, the report and the
 //! earnings pages need only what each thing received, so they read a row per thing instead of
@@ -10,13 +11,14 @@
 //! share's owner or peer is its thing's: `close_things` holds it, once per thing (migration
 //! 0017), as the snapshot found it.
 
-use super::CloseError;
+use super::{CloseError, partition};
 use crate::domain::money::FeeRate;
 use crate::domain::period::Period;
-use crate::store::Tx;
+use crate::store::{Backend, Tx};
 
 /// The statement that freezes what each flattr of a period receives (the spender's `net` split
-/// equally, largest remainder to the earliest flattrs), with an extra condition on the flattrs.
+/// equally, largest remainder to the earliest flattrs) into `table`, with an extra condition on
+/// the flattrs.
 ///
 /// Written for speed (issue 10.4), as the only statement of the close that touches every flattr:
 /// - the window partitions by the spend's `user_id` and the flattrs are reached through their
@@ -24,33 +26,38 @@ use crate::store::Tx;
 ///   not sort them for it (partitioned by `f.user_id` it did);
 /// - no thing is looked up per flattr: a share's owner or peer is its thing's, in `close_things`;
 /// - the rows are written in the table's key order (period, thing_id, flattr_id): one sort,
-///   after which the B-tree only grows at its right edge and the per-thing sums are one
-///   ordered pass (`thing_totals`).
-macro_rules! shares_insert {
-    ($filter:literal) => {
-        concat!(
-            "INSERT INTO close_shares (period, thing_id, flattr_id, user_id, amount)
-             SELECT $1, r.thing_id, r.id, r.user_id, r.amount
-             FROM (SELECT f.thing_id, f.id, s.user_id,
-                          s.net / s.flattr_count
-                          + CASE WHEN ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY f.id)
-                                      <= s.net % s.flattr_count
-                                 THEN 1 ELSE 0 END AS amount
-                   FROM close_spends s CROSS JOIN flattrs f
-                   WHERE s.period = $1 AND f.period = $1 AND f.user_id = s.user_id
-                     AND f.charged = 1",
-            $filter,
-            ") r
-             ORDER BY r.thing_id, r.id"
-        )
-    };
+///   after which SQLite's B-tree only grows at its right edge (PostgreSQL builds its index
+///   once the rows are written, `partition`), the per-thing sums are one ordered pass
+///   (`thing_totals`) and a thing's shares lie together on disk.
+pub(super) fn shares_insert(table: &str, filter: &str) -> String {
+    format!(
+        "INSERT INTO {table} (period, thing_id, flattr_id, user_id, amount)
+         SELECT $1, r.thing_id, r.id, r.user_id, r.amount
+         FROM (SELECT f.thing_id, f.id, s.user_id,
+                      s.net / s.flattr_count
+                      + CASE WHEN ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY f.id)
+                                  <= s.net % s.flattr_count
+                             THEN 1 ELSE 0 END AS amount
+               FROM close_spends s CROSS JOIN flattrs f
+               WHERE s.period = $1 AND f.period = $1 AND f.user_id = s.user_id
+                 AND f.charged = 1{filter}) r
+         ORDER BY r.thing_id, r.id"
+    )
 }
 
 /// Freezes the period: `spend = min(budget, wallet)`, `fee = ⌊spend × rate⌋`, `net = spend − fee`
 /// per user with flattrs and money, then `net` split equally over the user's flattrs in id
 /// order, the first `net mod n` flattrs getting one ten-thousandth more (largest remainder with
 /// equal weights; `domain::split` is the same rule in Rust), then each thing's total.
-pub(super) async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Result<(), CloseError> {
+///
+/// On PostgreSQL the shares go into a partition of their own, indexed once filled
+/// (`partition::write_shares`); on SQLite straight into `close_shares`.
+pub(super) async fn snapshot(
+    tx: &mut Tx,
+    backend: Backend,
+    period: Period,
+    rate: FeeRate,
+) -> Result<(), CloseError> {
     sqlx::query(
         "INSERT INTO close_spends (period, user_id, flattr_count, spend, fee, net)
          SELECT $1, x.user_id, x.n, x.spend, x.spend * $2 / 10000, x.spend - x.spend * $2 / 10000
@@ -66,10 +73,14 @@ pub(super) async fn snapshot(tx: &mut Tx, period: Period, rate: FeeRate) -> Resu
     .bind(rate.parts())
     .execute(&mut **tx)
     .await?;
-    sqlx::query(shares_insert!(""))
-        .bind(period.to_string())
-        .execute(&mut **tx)
-        .await?;
+    if backend == Backend::Postgres {
+        partition::write_shares(tx, period).await?;
+    } else {
+        sqlx::query(sqlx::AssertSqlSafe(shares_insert("close_shares", "")))
+            .bind(period.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
     thing_totals(tx, period).await
 }
 
@@ -140,10 +151,12 @@ pub(super) async fn cap_spends(
         .bind(period.to_string())
         .execute(&mut **tx)
         .await?;
-    sqlx::query(shares_insert!(
+    // Into `close_shares` itself: on PostgreSQL the period's partition is attached by now.
+    sqlx::query(sqlx::AssertSqlSafe(shares_insert(
+        "close_shares",
         " AND NOT EXISTS (SELECT 1 FROM close_shares x
-                          WHERE x.period = $1 AND x.thing_id = f.thing_id AND x.flattr_id = f.id)"
-    ))
+                          WHERE x.period = $1 AND x.thing_id = f.thing_id AND x.flattr_id = f.id)",
+    )))
     .bind(period.to_string())
     .execute(&mut **tx)
     .await?;
