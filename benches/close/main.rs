@@ -235,7 +235,8 @@ async fn one_run(server: Option<&str>, shape: Shape) -> Run {
     );
     store.close().await;
     if let Some(server) = server {
-        drop_database(server, &url).await;
+        // A 5 000 000-flattr database per run would fill the disk.
+        common::database::drop_database(server, &url).await;
     }
     Run {
         bare_join,
@@ -281,18 +282,6 @@ fn memory(field: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap();
     kb / 1024.0
-}
-
-/// Drops the run's own database: a 5 000 000-flattr database per run would fill the disk.
-async fn drop_database(server: &str, url: &str) {
-    use sqlx::Connection;
-    let name = url.rsplit('/').next().unwrap();
-    assert!(name.starts_with("fedflattr_test_"));
-    let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
 
 async fn time<F, Fut>(f: F) -> Duration

@@ -133,7 +133,7 @@ pub async fn bench(options: &Options) {
         peak.push(memory_mb(&pid, "VmHWM:").unwrap_or(0.0));
         drop(server);
         if let Some(server_url) = &server_url {
-            drop_database(server_url, &url).await;
+            crate::common::database::drop_database(server_url, &url).await;
         }
     }
     println!("at rest: the fedflattr serve binary, {backend}");
@@ -148,16 +148,4 @@ pub async fn bench(options: &Options) {
     line("time to ready, migrated database", &again, "ms");
     line("idle VmRSS, 2 s after ready", &idle, "MB");
     line("peak VmHWM by then", &peak, "MB");
-}
-
-/// Drops a `fedflattr_test_*` database the bench created.
-async fn drop_database(server: &str, url: &str) {
-    use sqlx::Connection;
-    let name = url.rsplit('/').next().unwrap_or_default();
-    assert!(name.starts_with("fedflattr_test_"));
-    let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }

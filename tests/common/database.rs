@@ -43,6 +43,24 @@ pub async fn fresh_database_on(server: Option<&str>, dir: &std::path::Path) -> S
     url.to_string()
 }
 
+/// Drops a `fedflattr_test_*` database made by [`fresh_database_on`] on `server`: the
+/// benches, whose databases hold millions of rows, drop theirs when a run is done.
+pub async fn drop_database(server: &str, url: &str) {
+    use sqlx::Connection;
+    let name = url.rsplit('/').next().unwrap_or_default();
+    assert!(
+        name.starts_with("fedflattr_test_"),
+        "not a test database: {url}"
+    );
+    let mut conn = sqlx::PgConnection::connect(server)
+        .await
+        .expect("reach PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("drop the test database");
+}
+
 /// A PostgreSQL server on this machine that tests may use when the environment names none.
 pub const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

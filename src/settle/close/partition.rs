@@ -21,7 +21,6 @@
 //! `close_shares` as usual, once the partition is attached.
 
 use super::CloseError;
-use super::snapshot::shares_insert;
 use crate::domain::period::Period;
 use crate::store::Tx;
 
@@ -35,9 +34,10 @@ pub(super) fn table_name(period: Period) -> String {
 /// as for its other sorts (`CLOSE_STAGE_MEMORY_KIB`).
 const INDEX_BUILD_MEMORY_KIB: i64 = super::CLOSE_STAGE_MEMORY_KIB;
 
-/// Writes `period`'s shares (from `close_spends`, written just before) into a new partition,
-/// builds its primary key and attaches it to `close_shares`, in the caller's transaction.
-pub(super) async fn write_shares(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
+/// Creates `period`'s partition, not yet attached and without an index, in the caller's
+/// transaction, and returns its name: the snapshot writes the period's shares into it, then
+/// calls [`index_and_attach`].
+pub(super) async fn create(tx: &mut Tx, period: Period) -> Result<String, CloseError> {
     let table = table_name(period);
     // DDL takes no bound parameters: the table name and the period literal come from a
     // `Period`, digits and a hyphen only. The CHECK is the partition's bound, so that ATTACH
@@ -51,10 +51,13 @@ pub(super) async fn write_shares(tx: &mut Tx, period: Period) -> Result<(), Clos
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query(sqlx::AssertSqlSafe(shares_insert(&table, "")))
-        .bind(period.to_string())
-        .execute(&mut **tx)
-        .await?;
+    Ok(table)
+}
+
+/// Builds the primary key of `period`'s partition, now filled, in one pass, and attaches it
+/// to `close_shares`, in the caller's transaction.
+pub(super) async fn index_and_attach(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
+    let table = table_name(period);
     let ddl = [
         format!("ALTER TABLE {table} ADD PRIMARY KEY (period, thing_id, flattr_id)"),
         format!("ALTER TABLE close_shares ATTACH PARTITION {table} FOR VALUES IN ('{period}')"),

@@ -51,7 +51,8 @@ pub(super) fn shares_insert(table: &str, filter: &str) -> String {
 /// equal weights; `domain::split` is the same rule in Rust), then each thing's total.
 ///
 /// On PostgreSQL the shares go into a partition of their own, indexed once filled
-/// (`partition::write_shares`); on SQLite straight into `close_shares`.
+/// (`partition::create`, `partition::index_and_attach`); on SQLite straight into
+/// `close_shares`.
 pub(super) async fn snapshot(
     tx: &mut Tx,
     backend: Backend,
@@ -73,13 +74,17 @@ pub(super) async fn snapshot(
     .bind(rate.parts())
     .execute(&mut **tx)
     .await?;
+    // PostgreSQL: into the period's own partition, indexed once it is filled.
+    let table = match backend {
+        Backend::Postgres => partition::create(tx, period).await?,
+        Backend::Sqlite => "close_shares".to_owned(),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(shares_insert(&table, "")))
+        .bind(period.to_string())
+        .execute(&mut **tx)
+        .await?;
     if backend == Backend::Postgres {
-        partition::write_shares(tx, period).await?;
-    } else {
-        sqlx::query(sqlx::AssertSqlSafe(shares_insert("close_shares", "")))
-            .bind(period.to_string())
-            .execute(&mut **tx)
-            .await?;
+        partition::index_and_attach(tx, period).await?;
     }
     thing_totals(tx, period).await
 }
