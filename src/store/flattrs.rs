@@ -85,7 +85,7 @@ pub async fn insert(
 }
 
 /// Who pays for a click: a user the caller has authenticated (a web session), or the bearer
-/// token a request carried, checked by the click's own statement (see [`CLICK`]).
+/// token a request carried, checked by the click's own statement (`store::flattrs::CLICK`).
 #[derive(Debug, Clone)]
 pub enum Payer {
     /// A user the caller authenticated.
