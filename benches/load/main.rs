@@ -63,7 +63,7 @@ fn main() {
         runs: var("FEDFLATTR_BENCH_RUNS", if smoke { 1 } else { 3 }),
         seconds: var("FEDFLATTR_BENCH_SECONDS", if smoke { 1 } else { 4 }),
         actors: var("FEDFLATTR_BENCH_ACTORS", if smoke { 20 } else { 1_000 }),
-        likes: var("FEDFLATTR_BENCH_LIKES", if smoke { 5_000 } else { 80_000 }),
+        likes: var("FEDFLATTR_BENCH_LIKES", if smoke { 15_000 } else { 80_000 }),
         clicks: var(
             "FEDFLATTR_BENCH_CLICKS",
             if smoke { 30_000 } else { 100_000 },
