@@ -87,7 +87,13 @@ pub async fn bench(options: &Options) {
     let mut runs = Vec::new();
     for _ in 0..options.runs {
         let before = instance.count("SELECT COUNT(*) FROM flattrs").await;
-        let run = wrk::run(&instance.base, &script, 16, options.seconds, &args);
+        let run = wrk::run(
+            &instance.base,
+            &script,
+            options.click_connections,
+            options.seconds,
+            &args,
+        );
         let after = instance.count("SELECT COUNT(*) FROM flattrs").await;
         assert!(
             run.requests as usize <= clicks.len(),
@@ -107,12 +113,13 @@ pub async fn bench(options: &Options) {
             .unwrap();
     }
     println!(
-        "clicks: {} distinct (user, thing) clicks by {USERS} users, {}, wrk -t2 -c16 -d{}s",
+        "clicks: {} distinct (user, thing) clicks by {USERS} users, {}, wrk -t2 -c{} -d{}s",
         clicks.len(),
         instance.state.store.backend_name(),
+        options.click_connections,
         options.seconds
     );
-    crate::flush::report(16);
+    crate::flush::report(options.click_connections);
     let (rate, p99) = wrk::report("fedflattr flattr clicks (201, committed)", &runs);
     println!("clicks: {rate:.0}/s, p99 {p99:.2} ms   (targets: >= 10 000/s, p99 < 20 ms)");
 }

@@ -265,7 +265,7 @@ pub async fn bench(options: &Options) {
         floor.push(wrk::run(
             &format!("http://127.0.0.1:{floor_port}"),
             &script,
-            32,
+            options.inbox_connections,
             options.seconds,
             &args,
         ));
@@ -273,7 +273,7 @@ pub async fn bench(options: &Options) {
         let run = wrk::run(
             &format!("http://127.0.0.1:{}", beta.port),
             &script,
-            32,
+            options.inbox_connections,
             options.seconds,
             &args,
         );
@@ -321,15 +321,16 @@ pub async fn bench(options: &Options) {
         }
     }
     println!(
-        "inbox: {} signed Likes from {} actors on {ORIGINS} origins ({} keys), {}, wrk -t2 -c32 -d{}s",
+        "inbox: {} signed Likes from {} actors on {ORIGINS} origins ({} keys), {}, wrk -t2 -c{} -d{}s",
         requests.len(),
         options.actors,
         KEYS,
         beta.state.store.backend_name(),
+        options.inbox_connections,
         options.seconds
     );
     let (floor_rate, _) = wrk::report("floor (parse, digest, ring verify, no DB)", &floor);
-    crate::flush::report(32);
+    crate::flush::report(options.inbox_connections);
     wrk::report("fedflattr inbox (answered)", &ours);
     let (rate, _) = wrk::report("fedflattr inbox (durable Likes)", &durable);
     println!(

@@ -17,7 +17,9 @@
 //! `FEDFLATTR_BENCH_SECONDS` (default 4) with the spread. `FEDFLATTR_BENCH_ONLY=inbox` (or
 //! `clicks`, `deliveries`, `rest`) runs one; `FEDFLATTR_BENCH_DATABASE_URL` runs on that PostgreSQL
 //! server (a fresh `fedflattr_test_*` database per instance). `FEDFLATTR_BENCH_SMOKE=1` is the
-//! small size `.ci/run` uses so the bench never rots.
+//! small size `.ci/run` uses so the bench never rots. `FEDFLATTR_BENCH_INBOX_CONNECTIONS` (32)
+//! and `FEDFLATTR_BENCH_CLICK_CONNECTIONS` (16) set wrk's connections: how many senders wait
+//! for their answers at once, which bounds a durable rate at connections ÷ latency.
 //!
 //! Run: `bash benches/run` (both backends when PostgreSQL is given) or `cargo bench --bench load`.
 
@@ -43,6 +45,9 @@ pub struct Options {
     likes: usize,
     clicks: usize,
     deliveries: usize,
+    /// wrk's connections for the inbox (and its floor) and for the clicks.
+    inbox_connections: u32,
+    click_connections: u32,
 }
 
 fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -72,7 +77,17 @@ fn main() {
             "FEDFLATTR_BENCH_DELIVERIES",
             if smoke { 200 } else { 4_000 },
         ),
+        inbox_connections: var("FEDFLATTR_BENCH_INBOX_CONNECTIONS", 32),
+        click_connections: var("FEDFLATTR_BENCH_CLICK_CONNECTIONS", 16),
     };
+    // RUST_LOG=... shows the server's own logs (e.g. `fedflattr::store::writer=debug`, a line
+    // per batch with its size and timings), to see where a run's time goes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let only = std::env::var("FEDFLATTR_BENCH_ONLY").unwrap_or_default();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {

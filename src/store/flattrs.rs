@@ -35,11 +35,22 @@ pub struct FlattrRow {
     pub created_at: i64,
 }
 
-/// The columns of a [`FlattrRow`], in its field order (`sqlite_writer` reads them by position).
-pub(super) const SELECT: &str =
-    "SELECT f.id, f.public_id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
-        f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
-    FROM flattrs f JOIN things t ON t.id = f.thing_id";
+/// The columns of a [`FlattrRow`], in its field order (`sqlite_writer` reads them by position);
+/// a macro so that [`SELECT_BY_ID`] can be a constant too.
+macro_rules! select_flattr {
+    () => {
+        "SELECT f.id, f.public_id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
+            f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
+        FROM flattrs f JOIN things t ON t.id = f.thing_id"
+    };
+}
+
+/// A [`FlattrRow`]'s columns.
+const SELECT: &str = select_flattr!();
+
+/// One [`FlattrRow`] by its id (`$1`): a constant, as the SQLite writer reads a click back with
+/// it on the hot path and looks it up in its statement cache by text.
+pub(super) const SELECT_BY_ID: &str = concat!(select_flattr!(), " WHERE f.id = $1");
 
 /// A flattr that passed Flattr's checks (see `flattring`), to be recorded.
 pub struct NewFlattr {
@@ -246,9 +257,10 @@ const CLICK_MANY: &str = "WITH input AS (
             f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
      FROM inserted f JOIN things t ON t.id = f.thing_id";
 
-/// [`click`] for each of `clicks` in one statement (PostgreSQL), in their order.
+/// [`click`] for each of `clicks` in one statement (PostgreSQL), in their order, on `db`: in a
+/// writer's transaction, or alone (the statement is atomic and answered after its commit).
 pub async fn click_many(
-    tx: &mut Tx,
+    db: &mut sqlx::AnyConnection,
     clicks: &[NewClick],
 ) -> Result<Vec<Option<FlattrRow>>, StoreError> {
     let input: Vec<serde_json::Value> = clicks
@@ -265,7 +277,7 @@ pub async fn click_many(
         .collect();
     let rows: Vec<FlattrRow> = sqlx::query_as(CLICK_MANY)
         .bind(serde_json::Value::Array(input).to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *db)
         .await?;
     // Each click's own public id finds its row.
     let mut by_public: std::collections::HashMap<String, FlattrRow> = rows
@@ -283,7 +295,7 @@ pub async fn by_id<'e, E>(db: E, id: i64) -> Result<FlattrRow, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE f.id = $1")))
+    sqlx::query_as(SELECT_BY_ID)
         .bind(id)
         .fetch_optional(db)
         .await?

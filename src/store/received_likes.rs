@@ -239,8 +239,12 @@ const SEEN_OF: &str = "SELECT a.activity_id FROM inbox_activities a
      WHERE a.activity_id IN (SELECT value FROM json_array_elements_text($1::json))";
 
 /// [`receive`] for each of `likes` (distinct ids) in one statement (PostgreSQL), in their
-/// order.
-pub async fn receive_many(tx: &mut Tx, likes: &[Received]) -> Result<Vec<Outcome>, StoreError> {
+/// order, on `db`: in a writer's transaction, or alone (the statement is atomic and answered
+/// after its commit).
+pub async fn receive_many(
+    db: &mut sqlx::AnyConnection,
+    likes: &[Received],
+) -> Result<Vec<Outcome>, StoreError> {
     let input: Vec<serde_json::Value> = likes
         .iter()
         .enumerate()
@@ -254,7 +258,7 @@ pub async fn receive_many(tx: &mut Tx, likes: &[Received]) -> Result<Vec<Outcome
         .collect();
     let rows: Vec<(String, i64)> = sqlx::query_as(RECEIVE_MANY)
         .bind(serde_json::Value::Array(input).to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *db)
         .await?;
     let outcomes: std::collections::HashMap<String, i64> = rows.into_iter().collect();
     let not_recorded: Vec<&str> = likes
@@ -272,7 +276,7 @@ pub async fn receive_many(tx: &mut Tx, likes: &[Received]) -> Result<Vec<Outcome
                 serde_json::to_string(&not_recorded)
                     .map_err(|e| StoreError::Batch(e.to_string()))?,
             )
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *db)
             .await?
             .into_iter()
             .collect()

@@ -277,7 +277,7 @@ fn click_in(db: &Connection, click: &NewClick) -> rusqlite::Result<Option<Flattr
     let Some(id) = id else {
         return Ok(None);
     };
-    db.prepare_cached(&format!("{} WHERE f.id = $1", flattrs::SELECT))?
+    db.prepare_cached(flattrs::SELECT_BY_ID)?
         .query_row([id], |row| {
             Ok(FlattrRow {
                 id: row.get(0)?,

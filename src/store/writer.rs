@@ -28,6 +28,11 @@
 //! Between two jobs the writer pays one round trip (`RELEASE SAVEPOINT job; SAVEPOINT job`,
 //! or `ROLLBACK TO SAVEPOINT job`, which keeps the savepoint for the next job), not two.
 //!
+//! On PostgreSQL a batch that is only Likes (or only clicks) is one set statement, and runs
+//! without a transaction around it: one round trip, answered after its commit, instead of
+//! `BEGIN; SAVEPOINT`, the statement and `COMMIT` (three round trips, each of them time every
+//! request of the batch waits; docs/benchmarks.md, "fourth pass").
+//!
 //! Only work that must see the database under the write lock belongs in a job: callers parse
 //! their input and verify signatures before they submit one. What a hot job must check in the
 //! database (the click's bearer token, the Like's thing and its peer's block) is a condition of
@@ -46,7 +51,7 @@ use super::{Backend, StoreError, Tx};
 mod jobs;
 
 pub use jobs::JobFuture;
-use jobs::{Answer, Job, Queued, job_of, savepoint, units};
+use jobs::{Answer, Batch, Job, Queued, SetWrite, job_of, savepoint, units};
 
 /// The most jobs one transaction carries: enough to amortise a flush, few enough that the
 /// first job of a batch is not kept waiting long.
@@ -166,8 +171,19 @@ async fn run(pool: AnyPool, backend: Backend, jobs: Arc<Mutex<mpsc::UnboundedRec
                 return;
             }
         }
-        let batch = units(backend, queued);
-        let answers = match commit_batch(&pool, backend, batch).await {
+        let size = queued.len();
+        let started = std::time::Instant::now();
+        let result = match units(backend, queued) {
+            Batch::Jobs(jobs) => commit_batch(&pool, backend, jobs).await,
+            Batch::Alone(set) => alone(&pool, backend, set).await,
+        };
+        tracing::debug!(
+            jobs = size,
+            micros = started.elapsed().as_micros() as u64,
+            ok = result.is_ok(),
+            "batch"
+        );
+        let answers = match result {
             Ok(answers) => answers.into_iter().map(|a| (a, Ok(()))).collect(),
             Err((answers, error)) => {
                 tracing::error!(%error, "a batch of writes failed");
@@ -179,6 +195,27 @@ async fn run(pool: AnyPool, backend: Backend, jobs: Arc<Mutex<mpsc::UnboundedRec
         };
         for (answer, commit) in answers {
             answer(commit);
+        }
+    }
+}
+
+/// Runs a batch that is one set statement on a connection of its own, outside a transaction
+/// ([`Batch::Alone`]); should the statement fail, the same writes run as a transaction's job.
+async fn alone(
+    pool: &AnyPool,
+    backend: Backend,
+    set: SetWrite,
+) -> Result<Vec<Answer>, (Vec<Answer>, String)> {
+    let mut db = match pool.acquire().await {
+        Ok(db) => db,
+        // No connection now: the transaction path waits for one, or fails and says so.
+        Err(_) => return commit_batch(pool, backend, vec![set.into_job()]).await,
+    };
+    match set.alone(&mut db).await {
+        Ok(answers) => Ok(answers),
+        Err(set) => {
+            drop(db);
+            commit_batch(pool, backend, vec![set.into_job()]).await
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use sqlx::AnyConnection;
 use tokio::sync::oneshot;
 
 use super::super::flattrs::{self, FlattrRow, NewClick};
@@ -56,11 +57,76 @@ pub(super) async fn savepoint(tx: &mut Tx, statements: &'static str) -> Result<(
         .map(|_| ())
 }
 
-/// Turns what was queued into the batch's jobs. On PostgreSQL the clicks become one job (one
-/// statement for all of them, `flattrs::click_many`) and so do the Likes
-/// (`received_likes::receive_many`; a Like whose id is already in the batch runs on its own
-/// after, so that it sees the first as seen). Elsewhere each is a job of its own.
-pub(super) fn units(backend: Backend, queued: Vec<Queued>) -> Vec<Job> {
+/// What a writer runs for what it took from the queue.
+pub(super) enum Batch {
+    /// Jobs, each in a savepoint of one transaction.
+    Jobs(Vec<Job>),
+    /// One set statement and nothing else (PostgreSQL, a batch of only Likes or only clicks):
+    /// run without `BEGIN`, `SAVEPOINT` or `COMMIT`, one round trip instead of three. One
+    /// statement is atomic, and PostgreSQL answers it only after its commit (flushed, with
+    /// `synchronous_commit` on), so each caller is still answered after its write is durable.
+    Alone(SetWrite),
+}
+
+/// The batch's Likes, or its clicks, for one set statement.
+pub(super) enum SetWrite {
+    Likes(Vec<(Received, LikeTo)>),
+    Clicks(Vec<(NewClick, ClickTo)>),
+}
+
+impl SetWrite {
+    /// Runs the set statement on its own connection, outside any transaction, and returns
+    /// the callers' answers. When it fails (a database error: the statement changed
+    /// nothing), the set is given back to run as a job of a transaction, which retries the
+    /// statement and falls back to one write at a time.
+    pub(super) async fn alone(self, db: &mut AnyConnection) -> Result<Vec<Answer>, SetWrite> {
+        match self {
+            SetWrite::Likes(likes) => {
+                let all: Vec<Received> = likes.iter().map(|(like, _)| like.clone()).collect();
+                match received_likes::receive_many(db, &all).await {
+                    Ok(outcomes) => Ok(likes
+                        .into_iter()
+                        .zip(outcomes)
+                        .map(|((_, to), outcome)| answer_with(Ok(outcome), to))
+                        .collect()),
+                    Err(error) => {
+                        tracing::warn!(%error, "a set of Likes failed alone; it runs again in a transaction");
+                        Err(SetWrite::Likes(likes))
+                    }
+                }
+            }
+            SetWrite::Clicks(clicks) => {
+                let all: Vec<NewClick> = clicks.iter().map(|(click, _)| click.clone()).collect();
+                match flattrs::click_many(db, &all).await {
+                    Ok(rows) => Ok(clicks
+                        .into_iter()
+                        .zip(rows)
+                        .map(|((_, to), row)| answer_with(Ok(row), to))
+                        .collect()),
+                    Err(error) => {
+                        tracing::warn!(%error, "a set of clicks failed alone; it runs again in a transaction");
+                        Err(SetWrite::Clicks(clicks))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same writes as a job of a transaction.
+    pub(super) fn into_job(self) -> Job {
+        match self {
+            SetWrite::Likes(likes) => likes_job(likes),
+            SetWrite::Clicks(clicks) => clicks_job(clicks),
+        }
+    }
+}
+
+/// Turns what was queued into what a writer runs. On PostgreSQL the clicks become one set
+/// statement (`flattrs::click_many`) and so do the Likes (`received_likes::receive_many`; a
+/// Like whose id is already in the batch runs on its own after, so that it sees the first as
+/// seen); a batch that is only one such statement runs alone ([`Batch::Alone`]). Elsewhere each
+/// is a job of its own.
+pub(super) fn units(backend: Backend, queued: Vec<Queued>) -> Batch {
     let mut jobs = Vec::with_capacity(queued.len());
     let mut clicks = Vec::new();
     let mut likes = Vec::new();
@@ -83,6 +149,13 @@ pub(super) fn units(backend: Backend, queued: Vec<Queued>) -> Vec<Job> {
             Queued::Like(like, answer) => jobs.push(like_job(like, answer)),
         }
     }
+    if jobs.is_empty() && again.is_empty() {
+        match (clicks.is_empty(), likes.is_empty()) {
+            (false, true) => return Batch::Alone(SetWrite::Clicks(clicks)),
+            (true, false) => return Batch::Alone(SetWrite::Likes(likes)),
+            _ => {}
+        }
+    }
     if !clicks.is_empty() {
         jobs.push(clicks_job(clicks));
     }
@@ -90,7 +163,7 @@ pub(super) fn units(backend: Backend, queued: Vec<Queued>) -> Vec<Job> {
         jobs.push(likes_job(likes));
     }
     jobs.extend(again);
-    jobs
+    Batch::Jobs(jobs)
 }
 
 /// The answer that sends `result` to `to`, or the commit's error in its place.

@@ -22,132 +22,23 @@
 //! Layering: this module sits between `http` (which calls it) and `federation`, `ledger`,
 //! `store` (which it calls). `federation::outbox` only builds and enqueues activities.
 
-use activitypub_federation::config::Data;
+mod error;
+mod target;
+
+pub use error::FlattrError;
+pub use target::{Target, find, thing_for};
 
 use crate::domain::flattr::{FlattrRefusal, SubscriptionPeriods, check_flattr};
 use crate::domain::money::Money;
 use crate::domain::period::Period;
-use crate::domain::proof::{Domain, Proof};
-use crate::domain::thing::{AutoSubmit, ThingUrl, page_id};
-use crate::federation::{FederationError, outbox, resolve};
-use crate::ledger::{self, Account, LedgerError};
-use crate::limits::Limited;
-use crate::proving::ProvingError;
+use crate::federation::outbox;
+use crate::ledger::{self, Account};
 use crate::state::AppState;
 use crate::store::flattrs::{self, FlattrRow};
 use crate::store::subscriptions::{self, SubscriptionRow};
-use crate::store::things::{self, RemoteThing, ThingRow};
-use crate::store::{StoreError, Tx, domains, peers, periods, users};
-
-/// Why a flattr, undo or subscription did not happen. Flattr's own refusals (`flattr_owner`,
-/// `no_means`, `flattr_once`, `period_closed`) arrive as `Store(StoreError::Refused(_))`.
-#[derive(Debug, thiserror::Error)]
-pub enum FlattrError {
-    /// A URL of this instance (or an unknown URL nobody resolved) that names no thing.
-    #[error(
-        "no thing is registered for this URL; its owner can register it, or flattr it through an auto-submit URL"
-    )]
-    Unregistered,
-    /// The database failed or refused (Flattr's refusals among them).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The ledger refused (the wallet) or failed.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// Resolving an object of another server failed (unreachable, not flattrable, refused).
-    #[error(transparent)]
-    Remote(#[from] FederationError),
-    /// Too many remote URLs of one origin resolved lately (see `limits`).
-    #[error("too many remote URLs of this server resolved lately")]
-    Limited(Limited),
-    /// The URL of an auto-submit could not be examined, or it may not be registered here.
-    #[error(transparent)]
-    Proving(#[from] ProvingError),
-    /// An auto-submit URL under a domain its named owner has not verified.
-    #[error(
-        "auto-submit creates things only under a domain their owner verified; {domain} is not verified by {owner}"
-    )]
-    UnverifiedDomain {
-        /// The URL's domain (or host).
-        domain: String,
-        /// The owner the auto-submit URL names.
-        owner: String,
-    },
-    /// The thing lives on a peer an admin blocked (`admin peer block`, or `blocked_domains`).
-    #[error("{0} is blocked by this instance's admin: its things cannot be flattred from here")]
-    PeerBlocked(String),
-    /// We owe the thing's peer more than the limit its admin set (`admin peer limit`).
-    #[error(
-        "this instance owes {peer} {owed}, more than its limit of {limit}: its things cannot be flattred until that is settled"
-    )]
-    PeerLimit {
-        /// The peer's origin.
-        peer: String,
-        /// What we owe it (`payable:PEER`).
-        owed: Money,
-        /// The limit.
-        limit: Money,
-    },
-}
-
-impl From<Limited> for FlattrError {
-    fn from(limited: Limited) -> Self {
-        FlattrError::Limited(limited)
-    }
-}
-
-impl From<FlattrRefusal> for FlattrError {
-    fn from(refusal: FlattrRefusal) -> Self {
-        FlattrError::Store(StoreError::Refused(refusal))
-    }
-}
-
-/// What is to be flattred, found before the transaction that flattrs it.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// A thing we have (local, or remote and flattred here before), by id.
-    Thing(i64),
-    /// An auto-submit URL: the thing is created for its owner on its first flattr.
-    AutoSubmit(AutoSubmit),
-    /// An object of another server, resolved; recorded (or refreshed) when flattred.
-    Remote(RemoteThing),
-}
-
-/// What `url` names, in this order: an auto-submit URL of this instance, a URL registered
-/// here, this instance's page `/things/ID`, or an object of another server (fetched and
-/// resolved now — so call this before opening a transaction). A URL of this instance that
-/// names none of these is [`FlattrError::Unregistered`].
-pub async fn find(data: &Data<AppState>, url: &ThingUrl) -> Result<Target, FlattrError> {
-    let base = &data.settings.base_url;
-    if let Some(auto) = AutoSubmit::parse(url.as_url(), base).map_err(StoreError::from)? {
-        if let Some(known) = things::by_url(data.store.pool(), auto.url.as_str()).await? {
-            return Ok(Target::Thing(known.id));
-        }
-        // A new thing: only under a domain its owner verified, and never an object of
-        // another server (its owner there is paid when it is flattred by its own URL).
-        let owner = owner_of(data.store.pool(), &auto.owner).await?;
-        verified_for(data.store.pool(), &auto, owner.id).await?;
-        crate::proving::examine(data, &auto.url).await?;
-        return Ok(Target::AutoSubmit(auto));
-    }
-    if let Some(known) = things::by_url(data.store.pool(), url.as_str()).await? {
-        return Ok(Target::Thing(known.id));
-    }
-    if let Some(id) = page_id(base, url.as_url()) {
-        return Ok(Target::Thing(id));
-    }
-    if url.as_url().origin() == base.origin() {
-        return Err(FlattrError::Unregistered);
-    }
-    // Each resolution fetches from the URL's server on our behalf: bounded per origin so that
-    // our users cannot make us flood a server.
-    data.limits
-        .resolve
-        .check(&crate::federation::origin(url.as_url()))?;
-    Ok(Target::Remote(
-        resolve::resolve_thing(data, url.as_url()).await?,
-    ))
-}
+use crate::store::things::{self, ThingRow};
+use crate::store::{StoreError, Tx, peers, periods, users};
+use target::thing_of;
 
 /// Flattrs `target` for `user_id` in the current period, in the caller's transaction: the
 /// thing is read (or created, for an auto-submit URL or a newly resolved remote object) once,
@@ -272,74 +163,6 @@ pub async fn subscribe(
         Err(e) => return Err(e),
     }
     Ok(subscriptions::by_id(&mut **tx, subscription).await?)
-}
-
-/// The row of `target`, read once; created for an auto-submit URL's owner on first use,
-/// recorded or refreshed for a resolved remote object.
-async fn thing_of(tx: &mut Tx, state: &AppState, target: Target) -> Result<ThingRow, FlattrError> {
-    let now = state.clock.now();
-    Ok(match target {
-        Target::Thing(id) => things::by_id(&mut **tx, id).await?,
-        Target::Remote(remote) => things::upsert_remote(tx, &remote, now).await?,
-        Target::AutoSubmit(auto) => match things::by_url(&mut **tx, auto.url.as_str()).await? {
-            Some(thing) => thing,
-            None => {
-                let owner = owner_of(&mut **tx, &auto.owner).await?;
-                // Checked again in the transaction that creates the thing.
-                verified_for(&mut **tx, &auto, owner.id).await?;
-                let thing = things::create(tx, owner.id, &auto.url, &auto.fields, now).await?;
-                things::set_proof(tx, thing.id, Ok(Proof::VerifiedDomain), now).await?;
-                things::by_id(&mut **tx, thing.id).await?
-            }
-        },
-    })
-}
-
-/// The thing `target` names, recorded now if it is new (an auto-submit URL's thing created
-/// for its owner under their verified domain, as its first flattr would), without flattring
-/// it: remote interaction hands its id to a visitor's home instance, which flattrs it there.
-pub async fn thing_for(
-    tx: &mut Tx,
-    state: &AppState,
-    target: Target,
-) -> Result<ThingRow, FlattrError> {
-    thing_of(tx, state, target).await
-}
-
-/// The owner an auto-submit URL names.
-async fn owner_of<'e, E>(db: E, name: &str) -> Result<users::UserRow, FlattrError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    match users::by_name(db, name).await {
-        Ok(owner) => Ok(owner),
-        Err(StoreError::NotFound(_)) => {
-            Err(StoreError::NotFound("the owner named by the auto-submit URL").into())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Refuses an auto-submit URL that is not under a domain its owner verified.
-async fn verified_for<'e, E>(db: E, auto: &AutoSubmit, owner_id: i64) -> Result<(), FlattrError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let url = auto.url.as_url();
-    let verified = match Domain::of_url(url) {
-        Some(domain) => domains::verified_owner(db, &domain).await? == Some(owner_id),
-        None => false,
-    };
-    if verified {
-        return Ok(());
-    }
-    Err(FlattrError::UnverifiedDomain {
-        domain: Domain::of_url(url).map_or_else(
-            || url.host_str().unwrap_or_default().to_owned(),
-            |d| d.to_string(),
-        ),
-        owner: auto.owner.clone(),
-    })
 }
 
 /// The trust controls on the peer holding a remote thing (docs/settlement.md, "Trust
