@@ -216,11 +216,10 @@ const RECEIVE_MANY: &str = "WITH input AS (
        INSERT INTO received_likes (activity_id, actor, received_at, thing_id, period, currency, digest)
        SELECT activity_id, actor, received_at, thing_id, period, currency, digest
        FROM fresh ORDER BY n
-       ON CONFLICT DO NOTHING RETURNING activity_id
+       ON CONFLICT DO NOTHING RETURNING activity_id, actor, received_at
      ), seen AS (
        INSERT INTO inbox_activities (activity_id, actor, kind, received_at)
-       SELECT f.activity_id, f.actor, 'Like', f.received_at
-       FROM fresh f JOIN recorded r ON r.activity_id = f.activity_id
+       SELECT activity_id, actor, 'Like', received_at FROM recorded
        ON CONFLICT (activity_id) DO NOTHING
      )
      SELECT c.activity_id,
