@@ -120,6 +120,7 @@ pub async fn bench(options: &Options) {
         options.seconds
     );
     crate::flush::report(options.click_connections);
+    crate::flush::report_postgres(&instance.database_url, options.click_connections).await;
     let (rate, p99) = wrk::report("fedflattr flattr clicks (201, committed)", &runs);
     println!("clicks: {rate:.0}/s, p99 {p99:.2} ms   (targets: >= 10 000/s, p99 < 20 ms)");
 }

@@ -3,7 +3,8 @@
 //! waits for one such flush before it answers, so `wrk -cN` connections, each waiting for its
 //! own request's commit, can have at most about N ÷ (one flush) requests per second answered
 //! (fewer when a request misses a batch and waits for the next). Printed beside the clicks and
-//! the inbox so that their rates can be read against the disk they ran on.
+//! the inbox so that their rates can be read against the disk they ran on; on PostgreSQL, the
+//! server's own commit rate beside it (`report_postgres`).
 
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -37,4 +38,64 @@ pub fn report(connections: u32) {
         "flush floor (4 KiB write + fdatasync, same disk)",
         f64::from(connections) * 1000.0 / median,
     );
+}
+
+/// PostgreSQL's own durable floor, in the run's database: `connections` clients, each
+/// committing one-row `INSERT`s (one WAL flush per commit, as every batch of ours waits for)
+/// as fast as it can for two seconds, as `pgbench` would with a one-insert script. Prints the
+/// commits per second and their median latency: a rate of our durable writes below this is
+/// bound by the server's flushes, not by our code. Nothing on SQLite (its floor is the flush
+/// above).
+pub async fn report_postgres(database_url: &str, connections: u32) {
+    if !database_url.starts_with("postgres") {
+        return;
+    }
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(connections)
+        .connect(database_url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS commit_floor
+         (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, actor TEXT NOT NULL, at BIGINT NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let clients: Vec<_> = (0..connections)
+        .map(|client| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut took = Vec::new();
+                while std::time::Instant::now() < until {
+                    let started = std::time::Instant::now();
+                    sqlx::query("INSERT INTO commit_floor (actor, at) VALUES ($1, $2)")
+                        .bind(format!("https://floor.example/{client}"))
+                        .bind(took.len() as i64)
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                    took.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+                took
+            })
+        })
+        .collect();
+    let mut took = Vec::new();
+    for client in clients {
+        took.extend(client.await.unwrap());
+    }
+    took.sort_by(f64::total_cmp);
+    println!(
+        "{:<50} {:.0}/s, p50 {:.2} ms: PostgreSQL's own durable floor for {connections} clients",
+        "commit floor (one-row INSERT per commit)",
+        took.len() as f64 / 2.0,
+        took[took.len() / 2],
+    );
+    sqlx::query("DROP TABLE commit_floor")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
 }

@@ -331,6 +331,7 @@ pub async fn bench(options: &Options) {
     );
     let (floor_rate, _) = wrk::report("floor (parse, digest, ring verify, no DB)", &floor);
     crate::flush::report(options.inbox_connections);
+    crate::flush::report_postgres(&beta.database_url, options.inbox_connections).await;
     wrk::report("fedflattr inbox (answered)", &ours);
     let (rate, _) = wrk::report("fedflattr inbox (durable Likes)", &durable);
     println!(
