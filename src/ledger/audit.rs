@@ -104,7 +104,12 @@ pub async fn run(pool: &AnyPool) -> Result<AuditReport, StoreError> {
              GROUP BY h.thing_id",
         )
         .await?,
-        check(pool, "every close's totals per thing are the sums of its shares", CLOSE_TOTALS).await?,
+        check(
+            pool,
+            "every close's totals per thing are the split of its spends, and its stored shares sum to them",
+            CLOSE_TOTALS,
+        )
+        .await?,
         check(
             pool,
             "pending payouts equal the payouts account",
@@ -202,7 +207,7 @@ const PENDING: &str = "
 /// settled nettings took out (`ours` of each netting whose books are posted); and
 /// `disputed:PEER` is the disputed lines of our statements to it less the additions of them
 /// it accepted since. The shares are summed from the things' totals, which hold the peer and
-/// which `CLOSE_TOTALS` checks against the shares.
+/// which `CLOSE_TOTALS` checks against the flattrs and the shares.
 const PAYABLES: &str = "
     SELECT 'peer ' || x.peer || ': payable ' || CAST(x.payable AS TEXT) || ' + disputed '
            || CAST(x.disputed AS TEXT) || ' but shares ' || CAST(x.shares AS TEXT)
@@ -267,20 +272,40 @@ const CARRIES: &str = "
                 UNION SELECT SUBSTR(name, 7) FROM accounts WHERE kind = 'carry') p) x
     WHERE x.balance <> x.carried";
 
-/// Per period and thing: the close posted from `close_things` what `close_shares` says each
-/// flattr received (the close writes both in one stage; a total that disagrees would have paid
-/// the wrong amount). Both ways — totals without shares, shares without a total — in one sorted
-/// pass over both tables (a join of the two sums was quadratic on SQLite).
+/// Per period and thing: what the close posted from `close_things` is what the period's
+/// spends give the thing's flattrs by the split rule (each payer's `net` split equally over
+/// their charged flattrs in id order, the first `net mod n` getting one ten-thousandth more),
+/// recomputed here from `flattrs` and `close_spends`, which nothing changes once a close has
+/// begun; and a thing whose per-flattr shares the close kept (`itemised`, migration 0020) has
+/// one share per flattr summing to its total, a thing not itemised none. A total that
+/// disagrees would have paid the wrong amount; a share that disagrees would state or hold the
+/// wrong amount. All of it in one sorted pass over the three row sets (a join of the sums was
+/// quadratic on SQLite).
 const CLOSE_TOTALS: &str = "
     SELECT 'close of ' || period || ', thing ' || CAST(thing_id AS TEXT) || ': totals say '
            || CAST(SUM(total) AS TEXT) || ' over ' || CAST(SUM(counted) AS TEXT)
-           || ' flattrs, shares sum to ' || CAST(SUM(shares) AS TEXT) || ' over '
-           || CAST(SUM(n) AS TEXT)
-    FROM (SELECT period, thing_id, amount AS total, flattrs AS counted,
-                 CAST(0 AS BIGINT) AS shares, CAST(0 AS BIGINT) AS n
+           || ' flattrs, the split of the spends gives ' || CAST(SUM(split) AS TEXT) || ' over '
+           || CAST(SUM(m) AS TEXT) || ', stored shares sum to ' || CAST(SUM(shares) AS TEXT)
+           || ' over ' || CAST(SUM(n) AS TEXT)
+    FROM (SELECT period, thing_id, amount AS total, flattrs AS counted, itemised,
+                 CAST(0 AS BIGINT) AS shares, CAST(0 AS BIGINT) AS n,
+                 CAST(0 AS BIGINT) AS split, CAST(0 AS BIGINT) AS m
           FROM close_things
           UNION ALL
-          SELECT period, thing_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), amount, CAST(1 AS BIGINT)
-          FROM close_shares) x
+          SELECT period, thing_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), 0,
+                 amount, CAST(1 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)
+          FROM close_shares
+          UNION ALL
+          SELECT s.period, f.thing_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), 0,
+                 CAST(0 AS BIGINT), CAST(0 AS BIGINT),
+                 s.net / s.flattr_count
+                 + CASE WHEN ROW_NUMBER() OVER (PARTITION BY s.period, s.user_id ORDER BY f.id)
+                             <= s.net % s.flattr_count
+                        THEN 1 ELSE 0 END,
+                 CAST(1 AS BIGINT)
+          FROM close_spends s CROSS JOIN flattrs f
+          WHERE f.period = s.period AND f.user_id = s.user_id AND f.charged = 1) x
     GROUP BY period, thing_id
-    HAVING SUM(total) <> SUM(shares) OR SUM(counted) <> SUM(n)";
+    HAVING SUM(total) <> SUM(split) OR SUM(counted) <> SUM(m)
+        OR SUM(shares) <> CASE WHEN MAX(itemised) = 1 THEN SUM(total) ELSE 0 END
+        OR SUM(n) <> CASE WHEN MAX(itemised) = 1 THEN SUM(counted) ELSE 0 END";

@@ -34,7 +34,29 @@ use crate::store::{Tx, epoch};
 /// all the period's flattrs (a scan of every share was a fifth of a large close). `CROSS JOIN`
 /// is SQLite's way to fix that join order, whose planner otherwise starts from the shares
 /// (PostgreSQL reads it as an inner join and plans freely).
+///
+/// The snapshot keeps per-flattr shares only for its `itemised` things, among them every local
+/// thing then unproven; a proof is never taken back, so each thing unproven now is one of
+/// them. Should that ever fail, its shares would be missing here and its total paid to the
+/// owner as earnings: the stage refuses instead (a self-check, one pass over the period's
+/// things, which the statement above reads anyway).
 pub async fn hold(tx: &mut Tx, period: Period) -> Result<(), CloseError> {
+    let unitemised: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM close_things c JOIN things t ON t.id = c.thing_id
+         WHERE c.period = $1 AND c.owner_id IS NOT NULL AND t.proven_at IS NULL
+           AND c.itemised = 0",
+    )
+    .bind(period.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    if unitemised > 0 {
+        return Err(CloseError::SelfCheck {
+            period,
+            problem: format!(
+                "{unitemised} unproven things have no per-flattr shares to hold (proven at the snapshot, unproven now)"
+            ),
+        });
+    }
     sqlx::query(
         "INSERT INTO held_shares (period, flattr_id, thing_id, user_id, owner_id, amount, state)
          SELECT s.period, s.flattr_id, s.thing_id, s.user_id, c.owner_id, s.amount, 'held'

@@ -228,7 +228,8 @@ pub struct OwedShare {
 }
 
 /// What the close of `period` owes `peer`, one share per flattr, in flattr order: the peer's
-/// things of the period (`close_things`), then each one's shares as a range of their key.
+/// things of the period (`close_things`), then each one's shares as a range of their key (a
+/// thing on a peer is always itemised: the snapshot keeps its per-flattr shares).
 /// `CROSS JOIN` fixes that order in SQLite, whose planner otherwise scanned every share of the
 /// period and looked its thing up (PostgreSQL reads it as an inner join and plans freely).
 pub async fn shares_owed<'e, E>(

@@ -82,8 +82,10 @@ async fn an_uneven_split_gives_the_remainder_to_the_earliest_flattrs_and_sums_ex
     }
     app.set_time("2026-11-01T00:00:00Z");
     app.close("2026-10").await;
-    // net 1.80 = 18000 ten-thousandths over 7: 2571 each, the first 3 get 2572.
-    let shares: Vec<i64> = sqlx::query_scalar("SELECT amount FROM close_shares ORDER BY flattr_id")
+    // net 1.80 = 18000 ten-thousandths over 7: 2571 each, the first 3 get 2572. One flattr
+    // per thing, so each thing's total is its flattr's share (the things are proven: the
+    // close keeps no per-flattr rows for them, only their totals).
+    let shares: Vec<i64> = sqlx::query_scalar("SELECT amount FROM close_things ORDER BY thing_id")
         .fetch_all(app.state.store.pool())
         .await
         .unwrap();
@@ -390,7 +392,7 @@ async fn earnings_are_shown_per_period_and_per_thing() {
 }
 
 #[tokio::test]
-async fn the_audit_names_a_thing_whose_close_total_is_not_the_sum_of_its_shares() {
+async fn the_audit_names_a_thing_whose_close_total_is_not_the_split_of_its_spends() {
     let (app, _alice) = october_with_three_flattrs().await;
     app.set_time("2026-11-01T00:00:00Z");
     app.close("2026-10").await;
@@ -410,7 +412,8 @@ async fn the_audit_names_a_thing_whose_close_total_is_not_the_sum_of_its_shares(
     assert_eq!(
         problems,
         [&format!(
-            "close of 2026-10, thing {thing}: totals say 6001 over 1 flattrs, shares sum to 6000 over 1"
+            "close of 2026-10, thing {thing}: totals say 6001 over 1 flattrs, \
+             the split of the spends gives 6000 over 1, stored shares sum to 0 over 0"
         )],
         "each of alice's three flattrs got 0.60; only the tampered total disagrees"
     );

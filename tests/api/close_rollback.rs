@@ -6,13 +6,18 @@
 use fedflattr::settle::close::{self, CloseError, CloseOptions, Stage};
 use fedflattr::store::Backend;
 
+use crate::common::Blog;
 use crate::helpers::{TestApp, period, spawn_app};
 
 /// alice flattrs bob's two things and carol's one in October (as in `close`), and bob's second
-/// thing is flattred by erin too, so two payers' shares meet on one thing. Returns alice's
-/// token and carol's thing too.
+/// thing is flattred by erin too, so two payers' shares meet on one thing. That thing is
+/// unproven (a blog page that does not link back), so the close keeps its per-flattr shares
+/// (and holds them); the others keep only their totals. Returns alice's token and bob's
+/// second thing too.
 async fn october_with_token() -> (TestApp, String, i64) {
     let app = spawn_app().await;
+    let blog = Blog::spawn("bobsblog").await;
+    blog.post("/2", "");
     let alice = app.sign_up("alice").await;
     let erin = app.sign_up("erin").await;
     let bob = app.sign_up("bob").await;
@@ -20,7 +25,7 @@ async fn october_with_token() -> (TestApp, String, i64) {
     app.deposit("alice", "10.00").await;
     app.deposit("erin", "1.23").await;
     let b1 = app.create_thing(&bob, "https://bob.example/1", "B1").await;
-    let b2 = app.create_thing(&bob, "https://bob.example/2", "B2").await;
+    let b2 = app.create_unproven_thing(&bob, &blog.url("/2"), "B2").await;
     let c1 = app
         .create_thing(&carol, "https://carol.example/1", "C1")
         .await;
@@ -29,7 +34,7 @@ async fn october_with_token() -> (TestApp, String, i64) {
     }
     assert_eq!(app.flattr(&erin, b2).await.status(), 201);
     app.set_time("2026-11-01T00:00:00Z");
-    (app, alice, c1)
+    (app, alice, b2)
 }
 
 async fn october() -> TestApp {
@@ -72,10 +77,17 @@ async fn attached_partitions(app: &TestApp) -> Vec<String> {
 
 type Share = (String, i64, i64, i64, i64);
 
+/// What the snapshot froze: the stored per-flattr shares (period, thing, flattr, payer,
+/// amount), and each thing's total in the same shape, (period, thing, flattrs, -1, amount
+/// less a million when it is itemised), so that one list compares both.
 async fn shares(app: &TestApp) -> Vec<Share> {
     sqlx::query_as(
         "SELECT period, thing_id, flattr_id, user_id, amount FROM close_shares
-         ORDER BY period, flattr_id",
+         UNION ALL
+         SELECT period, thing_id, CAST(flattrs AS BIGINT), CAST(-1 AS BIGINT),
+                CAST(amount AS BIGINT) - 1000000 * itemised
+         FROM close_things
+         ORDER BY 1, 4 DESC, 3, 2",
     )
     .fetch_all(app.state.store.pool())
     .await
@@ -89,7 +101,8 @@ async fn a_close_stage_rolled_back_before_its_commit_leaves_nothing_and_the_clos
     let expected_ledger = reference.ledger_lines().await;
     let expected_shares = shares(&reference).await;
     let expected_relations = share_relations(&reference).await;
-    assert_eq!(expected_shares.len(), 4);
+    // bob's unproven thing's two shares, and the three things' totals.
+    assert_eq!(expected_shares.len(), 2 + 3);
     if reference.state.store.backend() == Backend::Postgres {
         // The period's shares are a partition of their own, keyed, attached once.
         assert_eq!(
@@ -181,17 +194,17 @@ async fn a_close_stage_rolled_back_before_its_commit_leaves_nothing_and_the_clos
 
 #[tokio::test]
 async fn each_closed_period_keeps_its_own_shares() {
-    let (app, alice, c1) = october_with_token().await;
+    let (app, alice, b2) = october_with_token().await;
     app.close("2026-10").await;
     let october_shares = shares(&app).await;
-    // November: alice flattrs carol's thing again.
-    assert_eq!(app.flattr(&alice, c1).await.status(), 201);
+    // November: alice flattrs bob's unproven thing again.
+    assert_eq!(app.flattr(&alice, b2).await.status(), 201);
     app.set_time("2026-12-01T00:00:00Z");
     let report = app.close("2026-11").await;
     assert_eq!(report.flattrs, 1);
     let all = shares(&app).await;
     assert_eq!(all[..october_shares.len()], october_shares[..]);
-    assert_eq!(all.len(), october_shares.len() + 1);
+    assert_eq!(all.len(), october_shares.len() + 2, "a share and a total");
     assert_eq!(all[all.len() - 1].0, "2026-11");
     if app.state.store.backend() == Backend::Postgres {
         assert_eq!(

@@ -10,6 +10,7 @@ mod admin_pages;
 mod bad_input;
 mod cli;
 mod close;
+mod close_itemised;
 mod close_race;
 mod close_rollback;
 #[path = "../common/mod.rs"]

@@ -22,6 +22,7 @@ mod held;
 mod helpers;
 mod ids_once;
 mod inbox_speed;
+mod itemised;
 mod netting;
 mod payments;
 mod proofs;

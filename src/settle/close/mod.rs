@@ -23,13 +23,16 @@
 //! stage posts them to `held:THING`, and the last stage releases what was held for things
 //! proven since and returns to the payers what was held `held_periods` periods ago.
 //!
-//! Stage 1 freezes the inputs (who spends what, what each flattr gets, what each thing got)
-//! into `close_spends`, `close_shares` (on PostgreSQL a partition per period, written before it
-//! is keyed: `partition`) and `close_things` (`snapshot`); the later stages only
+//! Stage 1 freezes the inputs (who spends what, what each thing got, and what each flattr got
+//! where a reader needs it flattr by flattr: things on a peer and things unproven at the
+//! snapshot) into `close_spends`, `close_things` and `close_shares` (on PostgreSQL a partition
+//! per period, written before it is keyed: `partition`) (`snapshot`); the later stages only
 //! move those frozen numbers through the ledger (`postings`), via the period's clearing
 //! account, which must be empty at the end (a self-check, as in payday). Only the snapshot
-//! touches a row per flattr; every later statement reads a row per user or per thing, which
-//! keeps a large close near the floor of computing the split at all (docs/benchmarks.md).
+//! reads a row per flattr, in one statement that sums the split per thing, as the floor does,
+//! and writes a row per flattr only for those few things; every later statement reads a row
+//! per user or per thing, which keeps a large close near the floor of computing the split at
+//! all (docs/benchmarks.md).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -1,0 +1,17 @@
+-- Per-flattr shares only where a reader needs them (issue 10.4, fourth pass).
+--
+-- The close wrote one `close_shares` row per flattr (5 000 000 in a close of 100 000 users ×
+-- 50 flattrs), yet after the snapshot only three readers want a flattr's own share: the held
+-- shares of a local thing not proven at the shares stage, the statement lines of a thing on a
+-- peer, and the adjustments of those lines. Every other reader goes by the thing's total in
+-- `close_things`. The close now computes the things' totals straight from the flattrs and
+-- writes per-flattr shares only for things on a peer and local things not proven when the
+-- snapshot runs (a proof is never taken back, so a thing held at the shares stage is one of
+-- those).
+--
+-- `itemised` says which: 1 when the thing's per-flattr shares are in `close_shares` for that
+-- period, 0 when only its total is. Periods closed before this step have every share stored,
+-- hence the default 1. The audit holds each itemised thing's shares to its total.
+-- migrations/sqlite/0020_close_things_itemised.sql is the same step in SQLite's dialect.
+-- A constant default: PostgreSQL records it once and rewrites no row.
+ALTER TABLE close_things ADD COLUMN itemised INTEGER NOT NULL DEFAULT 1;
