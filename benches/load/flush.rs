@@ -50,8 +50,9 @@ pub async fn report_postgres(database_url: &str, connections: u32) {
     if !database_url.starts_with("postgres") {
         return;
     }
+    // PostgreSQL's default allows 100 connections: more clients than that share them.
     let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(connections)
+        .max_connections(connections.min(64))
         .connect(database_url)
         .await
         .unwrap();

@@ -236,6 +236,12 @@ pub async fn click(tx: &mut Tx, click: &NewClick) -> Result<Option<FlattrRow>, S
 /// `json_to_recordset`: sqlx's `Any` binds no arrays, so the clicks travel as one JSON text).
 /// Two clicks of the same user, thing and period in one set: the first is recorded, the
 /// second is not (DO NOTHING), as in two statements.
+///
+/// The thing and the user are looked up per click through their keys (a `LATERAL` subquery
+/// that `OFFSET 0` keeps from becoming a join): joined, the prepared statement's generic plan,
+/// made at its sixth run from the statistics of that moment, may hash every live thing and
+/// every user for each batch, and the thing's liveness tested in the lookup would let it walk
+/// the whole partial index `things_live_url` (`received_likes::RECEIVE_MANY` says more).
 const CLICK_MANY: &str = "WITH input AS (
        SELECT * FROM json_to_recordset($1::json)
          AS i(period TEXT, created_at BIGINT, public_id TEXT, thing_id BIGINT, user_id BIGINT,
@@ -243,9 +249,13 @@ const CLICK_MANY: &str = "WITH input AS (
      ), inserted AS (
        INSERT INTO flattrs (user_id, period, created_at, public_id, thing_id, subscription_id, charged)
        SELECT u.id, i.period, i.created_at, i.public_id, t.id, NULL, 1
-       FROM input i JOIN things t ON t.id = i.thing_id
-         JOIN users u ON u.id = COALESCE(i.user_id,
-           (SELECT k.user_id FROM tokens k WHERE k.token_hash = i.token_hash))
+       FROM input i
+         CROSS JOIN LATERAL (SELECT t.id, t.owner_id, t.deleted_at FROM things t
+           WHERE t.id = i.thing_id OFFSET 0) t
+         CROSS JOIN LATERAL (SELECT u.id, u.disabled_at FROM users u
+           WHERE u.id = COALESCE(i.user_id,
+               (SELECT k.user_id FROM tokens k WHERE k.token_hash = i.token_hash))
+           OFFSET 0) u
        WHERE t.owner_id IS NOT NULL AND t.deleted_at IS NULL
          AND u.disabled_at IS NULL AND t.owner_id <> u.id
          AND NOT EXISTS (SELECT 1 FROM periods p WHERE p.period = i.period AND p.stage > 0)
@@ -255,7 +265,8 @@ const CLICK_MANY: &str = "WITH input AS (
      )
      SELECT f.id, f.public_id, f.user_id, f.thing_id, t.url AS thing_url, t.title AS thing_title,
             f.period, f.subscription_id, f.charged, t.ap_id AS thing_ap_id, f.created_at
-     FROM inserted f JOIN things t ON t.id = f.thing_id";
+     FROM inserted f CROSS JOIN LATERAL (SELECT t.url, t.title, t.ap_id FROM things t
+       WHERE t.id = f.thing_id OFFSET 0) t";
 
 /// [`click`] for each of `clicks` in one statement (PostgreSQL), in their order, on `db`: in a
 /// writer's transaction, or alone (the statement is atomic and answered after its commit).

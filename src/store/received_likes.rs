@@ -197,21 +197,30 @@ pub async fn receive(tx: &mut Tx, like: &Received) -> Result<Outcome, StoreError
 /// are recorded unless the actor already flattred the thing in that period (before, or by an
 /// earlier Like of the same set), and only the recorded ones' ids are kept as seen. Outcome
 /// codes: 0 not recorded, 1 recorded, 2 seen, 3 blocked, 4 not our thing.
+///
+/// Every check is a scalar subquery on a key, which PostgreSQL runs per Like through the
+/// table's index and never turns into a join. Written as `EXISTS`, it may plan a hash
+/// anti-join over a full scan of `inbox_activities`, or hash all live `things`: the prepared
+/// statement's generic plan is made once, at its sixth run, from the statistics of that
+/// moment, and on a new instance those say the tables are empty, so every batch after read
+/// every activity ever received (docs/benchmarks.md, "fifth pass"). A thing's liveness is
+/// tested on its row, not in the `WHERE`, for the same reason: there it lets a plan made on a
+/// small table walk the whole partial index `things_live_url` for each Like.
 const RECEIVE_MANY: &str = "WITH input AS (
        SELECT * FROM json_to_recordset($1::json)
          AS i(activity_id TEXT, actor TEXT, received_at BIGINT, thing_id BIGINT, period TEXT,
               currency TEXT, digest TEXT, peer TEXT, n BIGINT)
      ), checked AS (
        SELECT i.*,
-         EXISTS (SELECT 1 FROM peer_controls c WHERE c.origin = i.peer AND c.blocked <> 0)
+         COALESCE((SELECT c.blocked <> 0 FROM peer_controls c WHERE c.origin = i.peer), FALSE)
            AS blocked,
-         EXISTS (SELECT 1 FROM things t WHERE t.id = i.thing_id
-                 AND t.owner_id IS NOT NULL AND t.deleted_at IS NULL) AS ours
+         COALESCE((SELECT t.owner_id IS NOT NULL AND t.deleted_at IS NULL FROM things t
+                   WHERE t.id = i.thing_id), FALSE) AS ours
        FROM input i
      ), fresh AS (
        SELECT c.* FROM checked c
        WHERE NOT c.blocked AND c.ours
-         AND NOT EXISTS (SELECT 1 FROM inbox_activities a WHERE a.activity_id = c.activity_id)
+         AND (SELECT TRUE FROM inbox_activities a WHERE a.activity_id = c.activity_id) IS NULL
      ), recorded AS (
        INSERT INTO received_likes (activity_id, actor, received_at, thing_id, period, currency, digest)
        SELECT activity_id, actor, received_at, thing_id, period, currency, digest

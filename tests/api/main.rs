@@ -21,6 +21,7 @@ mod helpers;
 mod limits;
 mod ops;
 mod payouts;
+mod plans;
 mod schema;
 mod subscriptions;
 mod things;
