@@ -1,4 +1,7 @@
-//! The activities we receive and send, one file each, and the checks they share.
+//! The activities we receive and send, one file each, and the checks they share. What the
+//! inbox accepts, and which module takes each kind in, is `incoming`'s; the settlement
+//! documents' files (`statement`, `payment`) are their wire types only, which the modules that
+//! send and take them in (`federation::statements`, `claims`, `payments`) read.
 //!
 //! Anything else a server sends to our inbox (Follow, Create, Delete, …) is verified like the
 //! rest — signature, digest, origin — and then ignored with 202, as Mastodon does with what it
