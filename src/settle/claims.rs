@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::adjustments::{books as adjustment_books, lines as adjustment_lines};
 use super::statements::{StatementRow, lines};
 use crate::domain::money::Money;
 use crate::domain::settlement::Outcome;
@@ -54,9 +55,9 @@ pub async fn claim_received(
     }
     // After the plain lines' credits, so that a take-back finds them in `pending`.
     for (position, outcome, owner) in adjustments {
-        super::adjustments::set_outcome(tx, statement.id, *position, *outcome, *owner).await?;
+        adjustment_lines::set_outcome(tx, statement.id, *position, *outcome, *owner).await?;
     }
-    super::adjustments::book(tx, statement, now).await?;
+    adjustment_books::book(tx, statement, now).await?;
     finish(tx, statement.id, "claimed", claim, None, now).await?;
     Ok(())
 }
@@ -106,9 +107,9 @@ pub async fn claim_sent(
         .await?;
     }
     for (position, outcome) in adjustments {
-        super::adjustments::set_outcome(tx, statement.id, *position, *outcome, None).await?;
+        adjustment_lines::set_outcome(tx, statement.id, *position, *outcome, None).await?;
     }
-    super::adjustments::book(tx, statement, now).await?;
+    adjustment_books::book(tx, statement, now).await?;
     finish(tx, statement.id, "claimed", claim, None, now).await?;
     Ok(())
 }
@@ -124,7 +125,7 @@ pub async fn supersede_received(
 ) -> Result<(), LedgerError> {
     unnet(tx, old).await?;
     // Its adjustments first: a take-back it booked took from the credits reversed next.
-    super::adjustments::unbook(tx, old, now).await?;
+    adjustment_books::unbook(tx, old, now).await?;
     let mut postings: Vec<(Account, Money)> = Vec::new();
     let mut accepted = 0i64;
     for line in lines(&mut **tx, old.id).await? {
@@ -165,7 +166,7 @@ pub async fn supersede_sent(
     now: DateTime<Utc>,
 ) -> Result<(), LedgerError> {
     unnet(tx, old).await?;
-    super::adjustments::unbook(tx, old, now).await?;
+    adjustment_books::unbook(tx, old, now).await?;
     let disputed: i64 = lines(&mut **tx, old.id)
         .await?
         .iter()

@@ -18,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::close::CloseError;
+use super::close::error::CloseError;
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, Posted};

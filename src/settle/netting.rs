@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::adjustments::books::{accepted_split, aggregate, release_postings};
 use super::statements::Direction;
 use crate::domain::money::Money;
 use crate::domain::settlement::{Debtor, net};
@@ -184,9 +185,8 @@ async fn net_one(
     .unwrap_or(0);
     // Accepted adjustment lines count with their statement's lines: an addition to what its
     // payer owes, a take-back to what its payee owes back (docs/settlement.md, 4.1).
-    let (sent_added, sent_taken) = super::adjustments::accepted_split(&mut tx, &sent.ap_id).await?;
-    let (received_added, received_taken) =
-        super::adjustments::accepted_split(&mut tx, &received.ap_id).await?;
+    let (sent_added, sent_taken) = accepted_split(&mut tx, &sent.ap_id).await?;
+    let (received_added, received_taken) = accepted_split(&mut tx, &received.ap_id).await?;
     let ours = sent.accepted + sent_added + received_taken;
     let theirs = received.accepted + received_added + sent_taken;
     let (amount, debtor, carried_out) = net(ours, theirs, carried_in);
@@ -297,11 +297,8 @@ pub(super) async fn release_pending(
         postings.push((Account::Pending(owner), -amount));
         postings.push((Account::Earnings(owner), amount));
     }
-    postings.extend(
-        super::adjustments::release_postings(tx, &row.received_statement, &row.sent_statement)
-            .await?,
-    );
-    let postings = super::adjustments::aggregate(postings);
+    postings.extend(release_postings(tx, &row.received_statement, &row.sent_statement).await?);
+    let postings = aggregate(postings);
     if !postings.is_empty() {
         ledger::post(
             tx,

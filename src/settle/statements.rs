@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::adjustments::lines::{self as adjustment_lines, NewAdjustment};
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::store::{StoreError, Tx, epoch};
@@ -119,7 +120,7 @@ pub struct NewStatement<'a> {
     /// The version it restates (its Offer id), for a version above 1.
     pub supersedes: Option<&'a str>,
     /// Its adjustment lines: corrections of earlier, settled periods (section 4.1).
-    pub adjustments: &'a [super::adjustments::NewAdjustment],
+    pub adjustments: &'a [NewAdjustment],
 }
 
 /// A line to record.
@@ -297,7 +298,7 @@ pub async fn record(
         .execute(&mut **tx)
         .await?;
     }
-    super::adjustments::record(tx, id, statement.adjustments).await?;
+    adjustment_lines::record(tx, id, statement.adjustments).await?;
     Ok(Some(id))
 }
 

@@ -29,7 +29,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    const ALL: [Stage; 7] = [
+    /// Every stage in order, `Open` first: after it, the stages a close runs.
+    pub const ALL: [Stage; 7] = [
         Stage::Open,
         Stage::Snapshot,
         Stage::Spend,

@@ -13,28 +13,23 @@ use crate::helpers::{TestApp, at, period, spawn_app, spawn_app_with};
 /// and flattrs nothing.
 async fn october_with_three_flattrs() -> (TestApp, String) {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "10.00").await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    app.sign_up("dave").await;
-    app.deposit("alice", "10.00").await;
-    app.deposit("dave", "7.00").await;
+    app.funded("dave", "7.00").await;
     let b1 = app.create_thing(&bob, "https://bob.example/1", "B1").await;
     let b2 = app.create_thing(&bob, "https://bob.example/2", "B2").await;
     let c1 = app
         .create_thing(&carol, "https://carol.example/1", "C1")
         .await;
-    for thing in [b1, b2, c1] {
-        assert_eq!(app.flattr(&alice, thing).await.status(), 201);
-    }
+    app.flattr_each(&alice, &[b1, b2, c1]).await;
     (app, alice)
 }
 
 #[tokio::test]
 async fn closing_splits_the_budget_minus_the_fee_equally_and_keeps_unspent_money() {
     let (app, alice) = october_with_three_flattrs().await;
-    app.set_time("2026-11-01T00:00:00Z");
-    let report = app.close("2026-10").await;
+    let report = app.close_october().await;
     assert_eq!(report.users_charged, 1);
     assert_eq!(report.flattrs, 3);
     assert_eq!(report.spent.to_string(), "2.00");
@@ -65,9 +60,8 @@ async fn closing_splits_the_budget_minus_the_fee_equally_and_keeps_unspent_money
 #[tokio::test]
 async fn an_uneven_split_gives_the_remainder_to_the_earliest_flattrs_and_sums_exactly() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "3.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "3.00").await;
     app.patch("/api/v1/user", &alice, &json!({"budget": "2.00"}))
         .await;
     let mut things = Vec::new();
@@ -77,11 +71,8 @@ async fn an_uneven_split_gives_the_remainder_to_the_earliest_flattrs_and_sums_ex
                 .await,
         );
     }
-    for thing in &things {
-        app.flattr(&alice, *thing).await;
-    }
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.flattr_each(&alice, &things).await;
+    app.close_october().await;
     // net 1.80 = 18000 ten-thousandths over 7: 2571 each, the first 3 get 2572. One flattr
     // per thing, so each thing's total is its flattr's share (the things are proven: the
     // close keeps no per-flattr rows for them, only their totals).
@@ -104,13 +95,11 @@ async fn an_uneven_split_gives_the_remainder_to_the_earliest_flattrs_and_sums_ex
 #[tokio::test]
 async fn a_wallet_smaller_than_the_budget_is_spent_entirely_and_no_more() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "1.50").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "1.50").await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     app.flattr(&alice, thing).await;
-    app.set_time("2026-11-01T00:00:00Z");
-    let report = app.close("2026-10").await;
+    let report = app.close_october().await;
     assert_eq!(report.spent.to_string(), "1.50");
     assert_eq!(
         app.get_json("/api/v1/user", Some(&alice)).await["wallet"],
@@ -149,8 +138,7 @@ async fn an_open_period_cannot_be_closed_early() {
 #[tokio::test]
 async fn closing_a_closed_period_changes_nothing() {
     let (app, _) = october_with_three_flattrs().await;
-    app.set_time("2026-11-01T00:00:00Z");
-    let first = app.close("2026-10").await;
+    let first = app.close_october().await;
     let ledger = app.ledger_lines().await;
     let second = app.close("2026-10").await;
     assert!(!first.already_closed);
@@ -162,8 +150,7 @@ async fn closing_a_closed_period_changes_nothing() {
 #[tokio::test]
 async fn a_close_that_crashes_after_any_stage_resumes_to_the_same_ledger() {
     let (reference_app, _) = october_with_three_flattrs().await;
-    reference_app.set_time("2026-11-01T00:00:00Z");
-    reference_app.close("2026-10").await;
+    reference_app.close_october().await;
     let expected = reference_app.ledger_lines().await;
 
     for stage in [Stage::Snapshot, Stage::Spend, Stage::Fees, Stage::Shares] {
@@ -243,9 +230,8 @@ async fn two_closers_racing_close_the_period_once() {
 #[tokio::test]
 async fn the_scheduler_closes_every_ended_period_and_only_those() {
     let app = spawn_app_with(|config| config.close_interval_secs = 1).await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "10.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "10.00").await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     app.flattr(&alice, thing).await;
     app.set_time("2026-11-03T00:00:00Z");
@@ -281,9 +267,8 @@ async fn the_server_closes_an_ended_period_by_itself() {
         config.close_interval_secs = 1;
     })
     .await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "10.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "10.00").await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     app.flattr(&alice, thing).await;
     app.set_time("2026-11-01T00:00:30Z");
@@ -336,8 +321,7 @@ proptest! {
                     expected_spend += (budget_cents * 100).min(wallet_cents * 100);
                 }
             }
-            app.set_time("2026-11-01T00:00:00Z");
-            let report = app.close("2026-10").await;
+            let report = app.close_october().await;
             assert_eq!(report.spent.minor(), expected_spend);
             assert_eq!(report.fees.minor() + report.paid_to_creators.minor(), expected_spend);
             let earned = app.balance(&format!("earnings:{}", app.user_id("creator").await)).await;
@@ -365,8 +349,7 @@ async fn earnings_are_shown_per_period_and_per_thing() {
         .await;
     let bob: Value = bob.json().await.unwrap();
     let bob = bob["access_token"].as_str().unwrap().to_owned();
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.close_october().await;
     let first = app
         .get_json(
             "/api/v1/things/lookup?url=https%3A%2F%2Fbob.example%2F1",
@@ -394,8 +377,7 @@ async fn earnings_are_shown_per_period_and_per_thing() {
 #[tokio::test]
 async fn the_audit_names_a_thing_whose_close_total_is_not_the_split_of_its_spends() {
     let (app, _alice) = october_with_three_flattrs().await;
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.close_october().await;
     let pool = app.state.store.pool();
     let thing: i64 = sqlx::query_scalar("SELECT MIN(thing_id) FROM close_things")
         .fetch_one(pool)

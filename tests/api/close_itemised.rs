@@ -81,22 +81,18 @@ where
 async fn seven_flattrs_two_unproven() -> (TestApp, Blog, Vec<i64>) {
     let app = spawn_app().await;
     let blog = Blog::spawn("bobsblog").await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "3.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "3.00").await;
     let unproven = [false, true, false, false, false, true, false];
     let things = bobs_things(&app, &blog, &bob, &unproven).await;
-    for thing in &things {
-        app.flattred(&alice, *thing).await;
-    }
+    app.flattr_each(&alice, &things).await;
     (app, blog, things)
 }
 
 #[tokio::test]
 async fn a_thing_unproven_at_the_shares_stage_has_exactly_its_flattrs_shares_held() {
     let (app, _blog, things) = seven_flattrs_two_unproven().await;
-    app.set_time("2026-11-01T00:00:00Z");
-    let report = app.close("2026-10").await;
+    let report = app.close_october().await;
     assert_eq!(report.held.minor(), 2_572 + 2_571);
     let alice = app.user_id("alice").await;
     let held: Vec<(i64, i64, i64)> = rows(
@@ -225,8 +221,7 @@ async fn a_capped_spend_re_splits_the_things_totals_and_the_held_shares() {
 #[tokio::test]
 async fn the_audit_names_a_thing_whose_stored_shares_disagree_with_its_total() {
     let (app, _blog, things) = seven_flattrs_two_unproven().await;
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.close_october().await;
     let pool = app.state.store.pool();
     sqlx::query("UPDATE close_shares SET amount = amount + 1 WHERE thing_id = $1")
         .bind(things[5])
@@ -248,8 +243,7 @@ async fn the_audit_names_a_thing_whose_stored_shares_disagree_with_its_total() {
 #[tokio::test]
 async fn the_audit_names_a_thing_whose_flattr_went_missing_after_the_close() {
     let (app, _blog, things) = seven_flattrs_two_unproven().await;
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.close_october().await;
     // alice's 7th flattr gone: her others keep their places, so only its thing disagrees.
     sqlx::query("DELETE FROM flattrs WHERE thing_id = $1")
         .bind(things[6])

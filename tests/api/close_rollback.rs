@@ -18,20 +18,16 @@ async fn october_with_token() -> (TestApp, String, i64) {
     let app = spawn_app().await;
     let blog = Blog::spawn("bobsblog").await;
     blog.post("/2", "");
-    let alice = app.sign_up("alice").await;
-    let erin = app.sign_up("erin").await;
+    let alice = app.funded("alice", "10.00").await;
+    let erin = app.funded("erin", "1.23").await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    app.deposit("alice", "10.00").await;
-    app.deposit("erin", "1.23").await;
     let b1 = app.create_thing(&bob, "https://bob.example/1", "B1").await;
     let b2 = app.create_unproven_thing(&bob, &blog.url("/2"), "B2").await;
     let c1 = app
         .create_thing(&carol, "https://carol.example/1", "C1")
         .await;
-    for thing in [b1, b2, c1] {
-        assert_eq!(app.flattr(&alice, thing).await.status(), 201);
-    }
+    app.flattr_each(&alice, &[b1, b2, c1]).await;
     assert_eq!(app.flattr(&erin, b2).await.status(), 201);
     app.set_time("2026-11-01T00:00:00Z");
     (app, alice, b2)
@@ -120,14 +116,11 @@ async fn a_close_stage_rolled_back_before_its_commit_leaves_nothing_and_the_clos
         );
     }
 
-    let stages = [
-        Stage::Snapshot,
-        Stage::Spend,
-        Stage::Fees,
-        Stage::Shares,
-        Stage::Renew,
-        Stage::Held,
-    ];
+    // Every stage a close runs, in order: all but `Open`.
+    let stages: Vec<Stage> = Stage::ALL
+        .into_iter()
+        .filter(|s| *s != Stage::Open)
+        .collect();
     for (i, &stage) in stages.iter().enumerate() {
         let app = october().await;
         if let Some(&before) = i.checked_sub(1).and_then(|j| stages.get(j)) {

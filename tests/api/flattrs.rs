@@ -7,9 +7,8 @@ use crate::helpers::{error_code, spawn_app};
 #[tokio::test]
 async fn a_reader_flattrs_a_thing_and_its_count_goes_up() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
     let id = app
         .create_thing(&bob, "https://bob.example/post", "Post")
         .await;
@@ -28,11 +27,9 @@ async fn a_reader_flattrs_a_thing_and_its_count_goes_up() {
 #[tokio::test]
 async fn flattr_once_flattr_owner_and_no_means_are_refused_with_flattrs_names() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
-    let bob = app.sign_up("bob").await;
+    let alice = app.funded("alice", "5.00").await;
+    let bob = app.funded("bob", "5.00").await;
     let poor = app.sign_up("poor").await;
-    app.deposit("alice", "5.00").await;
-    app.deposit("bob", "5.00").await;
     let id = app
         .create_thing(&bob, "https://bob.example/post", "Post")
         .await;
@@ -65,11 +62,9 @@ async fn a_click_needs_a_token_we_issued_to_a_user_who_is_not_disabled() {
     // The click checks its bearer token in the statement that records it (no read before):
     // every token it must refuse is refused there, and nothing is recorded.
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
-    let carol = app.sign_up("carol").await;
+    let alice = app.funded("alice", "5.00").await;
+    let carol = app.funded("carol", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
-    app.deposit("carol", "5.00").await;
     let post = app
         .create_thing(&bob, "https://bob.example/post", "Post")
         .await;
@@ -113,9 +108,8 @@ async fn a_click_needs_a_token_we_issued_to_a_user_who_is_not_disabled() {
 #[tokio::test]
 async fn the_same_thing_can_be_flattred_again_next_period() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
     let id = app
         .create_thing(&bob, "https://bob.example/post", "Post")
         .await;
@@ -138,9 +132,8 @@ async fn the_same_thing_can_be_flattred_again_next_period() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_clicks_on_one_thing_make_exactly_one_flattr() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
     let id = app
         .create_thing(&bob, "https://bob.example/post", "Post")
         .await;
@@ -177,11 +170,9 @@ async fn concurrent_clicks_on_one_thing_make_exactly_one_flattr() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clicks_in_flight_together_are_each_recorded_or_refused_for_their_own_reason() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
-    let bob = app.sign_up("bob").await;
+    let alice = app.funded("alice", "5.00").await;
+    let bob = app.funded("bob", "5.00").await;
     let poor = app.sign_up("poor").await;
-    app.deposit("alice", "5.00").await;
-    app.deposit("bob", "5.00").await;
     let mut things = Vec::new();
     for n in 0..6 {
         things.push(
@@ -263,9 +254,8 @@ async fn clicks_in_flight_together_are_each_recorded_or_refused_for_their_own_re
 #[tokio::test]
 async fn a_url_flattr_finds_registered_things_and_the_instances_own_thing_pages() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
     let first = app
         .create_thing(&bob, "https://bob.example/one", "One")
         .await;
@@ -369,9 +359,8 @@ async fn the_first_flattr_of_an_auto_submit_url_creates_the_thing_for_its_owner(
 #[tokio::test]
 async fn a_flattr_is_undone_before_close_but_not_after() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
     let one = app.create_thing(&bob, "https://bob.example/1", "One").await;
     let two = app.create_thing(&bob, "https://bob.example/2", "Two").await;
     let first: Value = app.flattr(&alice, one).await.json().await.unwrap();
@@ -405,8 +394,7 @@ async fn a_flattr_is_undone_before_close_but_not_after() {
 #[tokio::test]
 async fn outside_development_mode_no_url_on_this_machine_or_a_private_network_is_fetched() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
-    app.deposit("alice", "5.00").await;
+    let alice = app.funded("alice", "5.00").await;
     for url in [
         "https://127.0.0.1:9/things/1".to_owned(),
         "https://[::1]/x".to_owned(),
@@ -430,10 +418,9 @@ async fn outside_development_mode_no_url_on_this_machine_or_a_private_network_is
 #[tokio::test]
 async fn an_undone_flattr_pays_nothing_at_the_close() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    app.deposit("alice", "5.00").await;
     let bobs = app.create_thing(&bob, "https://bob.example/1", "One").await;
     let carols = app
         .create_thing(&carol, "https://carol.example/1", "One")
@@ -455,9 +442,8 @@ async fn an_undone_flattr_pays_nothing_at_the_close() {
 #[tokio::test]
 async fn undoing_the_only_flattr_of_a_period_leaves_the_wallet_whole() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "5.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "5.00").await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     let undone = app.flattred(&alice, thing).await;
     assert_eq!(app.undo(&alice, undone).await.status(), 204);

@@ -8,15 +8,13 @@ use crate::helpers::{TestApp, error_code, spawn_app};
 /// bob earns 18.00 from alice's 20.00 budget in 2026-10.
 async fn bob_earned_eighteen() -> (TestApp, String) {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "100.00").await;
     let bob = app.sign_up("bob").await;
-    app.deposit("alice", "100.00").await;
     app.patch("/api/v1/user", &alice, &json!({"budget": "20.00"}))
         .await;
     let thing = app.create_thing(&bob, "https://bob.example/1", "One").await;
     app.flattr(&alice, thing).await;
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.close_october().await;
     (app, bob)
 }
 
@@ -94,10 +92,9 @@ async fn a_creator_requests_a_payout_above_the_minimum_and_the_admin_pays_it() {
 #[tokio::test]
 async fn without_an_amount_everything_withdrawable_is_paid_and_sub_cent_leftovers_stay() {
     let app = spawn_app().await;
-    let alice = app.sign_up("alice").await;
+    let alice = app.funded("alice", "100.00").await;
     let bob = app.sign_up("bob").await;
     let carol = app.sign_up("carol").await;
-    app.deposit("alice", "100.00").await;
     app.patch("/api/v1/user", &alice, &json!({"budget": "40.00"}))
         .await;
     // 36.00 net over three flattrs, two of them bob's... use 7 to get sub-cent pieces.
@@ -114,11 +111,8 @@ async fn without_an_amount_everything_withdrawable_is_paid_and_sub_cent_leftover
             .await;
         app.flattr(&alice, thing).await;
     }
-    for thing in bobs {
-        app.flattr(&alice, thing).await;
-    }
-    app.set_time("2026-11-01T00:00:00Z");
-    app.close("2026-10").await;
+    app.flattr_each(&alice, &bobs).await;
+    app.close_october().await;
     // 360000 / 7 = 51428 r 4: carol's four (the first flattrs) get 51429, bob's three 51428.
     let earnings = app.get_json("/api/v1/user/earnings", Some(&bob)).await;
     assert_eq!(earnings["balance"], "15.4284");

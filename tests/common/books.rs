@@ -31,6 +31,13 @@ impl Instance {
         tx.commit().await.expect("the deposit commits");
     }
 
+    /// Moves the clock to the first second of November 2026 and closes October, as the
+    /// scheduler would then: the end of most tests' story.
+    pub async fn close_october(&self) -> CloseReport {
+        self.set_time("2026-11-01T00:00:00Z");
+        self.close("2026-10").await
+    }
+
     /// Closes the period `YYYY-MM` at the instance's current time, as the scheduler would.
     pub async fn close(&self, name: &str) -> CloseReport {
         self.try_close(name, CloseOptions::default())

@@ -60,6 +60,14 @@ impl Instance {
         response.json().await.expect("a JSON body")
     }
 
+    /// Signs up `name` and deposits `amount` for them: a reader with money. Returns the
+    /// bearer token.
+    pub async fn funded(&self, name: &str, amount: &str) -> String {
+        let token = self.sign_up(name).await;
+        self.deposit(name, amount).await;
+        token
+    }
+
     /// The id of the local user `name`.
     pub async fn user_id(&self, name: &str) -> i64 {
         fedflattr::store::users::by_name(self.state.store.pool(), name)
@@ -167,6 +175,13 @@ impl Instance {
         response.json::<Value>().await.expect("a JSON body")["id"]
             .as_i64()
             .expect("a flattr has an id")
+    }
+
+    /// Flattrs each of `things` in order as the token's user, asserting a 201 for each.
+    pub async fn flattr_each(&self, token: &str, things: &[i64]) {
+        for thing in things {
+            self.flattred(token, *thing).await;
+        }
     }
 
     /// Undoes the flattr `flattr` as the token's user.

@@ -24,10 +24,8 @@ async fn story() -> Story {
     let alpha = Instance::spawn_with("alpha", |config| config.held_periods = 2).await;
     let blog = Blog::spawn("bobsblog").await;
     let bob = alpha.sign_up("bob").await;
-    let alice = alpha.sign_up("alice").await;
-    let carol = alpha.sign_up("carol").await;
-    alpha.deposit("alice", "10.00").await;
-    alpha.deposit("carol", "10.00").await;
+    let alice = alpha.funded("alice", "10.00").await;
+    let carol = alpha.funded("carol", "10.00").await;
     blog.post("/post", "");
     let held = alpha
         .create_unproven_thing(&bob, &blog.url("/post"), "Held")
@@ -46,8 +44,7 @@ async fn story() -> Story {
 
 impl Story {
     async fn close_october(&self) {
-        self.alpha.set_time("2026-11-01T00:00:00Z");
-        let report = self.alpha.close("2026-10").await;
+        let report = self.alpha.close_october().await;
         assert_eq!(report.held.to_string(), "2.70");
         self.assert_october_closed().await;
     }
@@ -240,15 +237,13 @@ async fn a_squatter_s_unproven_thing_goes_with_its_held_money_to_the_creator_who
     let blog = Blog::spawn("bobsblog").await;
     let mallory = alpha.sign_up("mallory").await;
     let bob = alpha.sign_up("bob").await;
-    let alice = alpha.sign_up("alice").await;
-    alpha.deposit("alice", "10.00").await;
+    let alice = alpha.funded("alice", "10.00").await;
     blog.post("/post", "");
     let squatted = alpha
         .create_unproven_thing(&mallory, &blog.url("/post"), "Mine, says mallory")
         .await;
     alpha.flattred(&alice, squatted).await;
-    alpha.set_time("2026-11-01T00:00:00Z");
-    alpha.close("2026-10").await;
+    alpha.close_october().await;
     assert_eq!(alpha.account(&Account::Held(squatted)).await, 18_000);
     assert_eq!(alpha.earnings("mallory").await, 0);
     let mallorys = alpha

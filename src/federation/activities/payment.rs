@@ -3,15 +3,12 @@
 //! `Receipt` result. Sent and read through these types; the raw JSON is kept beside them
 //! (`statement::Received`) because the proof covers the document as sent.
 
-use activitypub_federation::config::Data;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::statement::{Received, Settlement};
+use super::statement::has_kind;
 use crate::federation::vocab::{Kinds, one_or_many};
-use crate::federation::{FederationError, payments};
-use crate::state::AppState;
 
 /// What the debtor paid for one netted period, and the netting it paid.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,7 +128,7 @@ pub struct ReceiptAnswer {
 
 /// True when `value` is a `Create` whose object is a `Payment`.
 pub fn is_payment_notice(value: &Value) -> bool {
-    value["type"] == "Create" && super::statement::has_kind(&value["object"], "Payment")
+    value["type"] == "Create" && has_kind(&value["object"], "Payment")
 }
 
 /// True when `value` is an `Accept` of a payment notice (an object under
@@ -142,24 +139,4 @@ pub fn is_receipt(value: &Value) -> bool {
             .as_str()
             .and_then(|o| Url::parse(o).ok())
             .is_some_and(|o| o.path().starts_with("/settlement/payments/"))
-}
-
-#[async_trait::async_trait]
-impl Settlement for Notice {
-    async fn take_in(
-        received: Received<Self>,
-        data: &Data<AppState>,
-    ) -> Result<(), FederationError> {
-        payments::receive_notice(data, received).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Settlement for ReceiptAnswer {
-    async fn take_in(
-        received: Received<Self>,
-        data: &Data<AppState>,
-    ) -> Result<(), FederationError> {
-        payments::receive_receipt(data, received).await
-    }
 }

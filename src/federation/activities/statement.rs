@@ -4,16 +4,11 @@
 //! into them; the raw JSON is kept too, because the object integrity proof covers the
 //! document exactly as it was sent.
 
-use activitypub_federation::config::Data;
-use activitypub_federation::traits::Activity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::check_origins;
 use crate::federation::vocab::{Kinds, one_or_many};
-use crate::federation::{FederationError, claims};
-use crate::state::AppState;
 
 /// One line of a statement: a flattr and its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,36 +270,15 @@ impl<T: serde::de::DeserializeOwned> Received<T> {
             actor,
         })
     }
-}
 
-/// A kind of settlement document we receive, by the function that takes it in (once the
-/// inbox has checked the delivery and [`Received`]'s `verify` the origins).
-#[async_trait::async_trait]
-pub trait Settlement: Sized + Send + Sync + 'static {
-    /// Takes in a received document of this kind.
-    async fn take_in(
-        received: Received<Self>,
-        data: &Data<AppState>,
-    ) -> Result<(), FederationError>;
-}
-
-#[async_trait::async_trait]
-impl Settlement for Offer {
-    async fn take_in(
-        received: Received<Self>,
-        data: &Data<AppState>,
-    ) -> Result<(), FederationError> {
-        claims::receive_statement(data, received).await
+    /// Its id, on its actor's origin once the inbox has checked it.
+    pub fn id(&self) -> &Url {
+        &self.id
     }
-}
 
-#[async_trait::async_trait]
-impl Settlement for Answer {
-    async fn take_in(
-        received: Received<Self>,
-        data: &Data<AppState>,
-    ) -> Result<(), FederationError> {
-        claims::receive_answer(data, received).await
+    /// Its actor, the instance actor that sent it.
+    pub fn actor(&self) -> &Url {
+        &self.actor
     }
 }
 
@@ -335,28 +309,4 @@ fn kinds_of(value: &Value) -> impl Iterator<Item = &str> {
         _ => Vec::new(),
     };
     all.into_iter()
-}
-
-/// Every settlement document is received alike: its id must be on its actor's origin, and
-/// its kind's function takes it in.
-#[async_trait::async_trait]
-impl<T: Settlement> Activity for Received<T> {
-    type DataType = AppState;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-
-    async fn verify(&self, data: &Data<AppState>) -> Result<(), FederationError> {
-        check_origins(data, &self.id, &self.actor)
-    }
-
-    async fn receive(self, data: &Data<AppState>) -> Result<(), FederationError> {
-        T::take_in(self, data).await
-    }
 }

@@ -22,7 +22,7 @@
 //! to the period's partition. Shares re-split after a capped spend are inserted into
 //! `close_shares` as usual, once the partition is attached.
 
-use super::CloseError;
+use super::error::CloseError;
 use crate::domain::period::Period;
 use crate::store::Tx;
 

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::CloseError;
+use super::error::CloseError;
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::ledger::{self, Account, Posted};

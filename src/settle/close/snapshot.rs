@@ -20,7 +20,8 @@
 //! the audit recomputes the totals from them. A thing's owner or peer is frozen here too:
 //! `close_things` holds it, once per thing (migration 0017), as the snapshot found it.
 
-use super::{CloseError, partition};
+use super::error::CloseError;
+use super::partition;
 use crate::domain::money::FeeRate;
 use crate::domain::period::Period;
 use crate::store::{Backend, Tx};
